@@ -1,0 +1,206 @@
+"""``bench``: list, validate, plan, run and report reproduction suites.
+
+Examples::
+
+    bench list                                   # suites and their experiments
+    bench validate suites/or_neurips24.yaml      # schema + registry names + baselines, no training
+    bench plan suites/or_neurips24.yaml --profile smoke
+    bench run suites/or_neurips24.yaml --profile smoke          # the main job: writes results/ and a report
+    bench run suites/smoke.yaml --profile cifar10_subset --data-root ../shared/datasets
+    bench report results/or_neurips24/smoke
+
+User errors (bad suite, missing data, unknown names) print one line plus a hint and exit with code 2;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from benchmark.errors import BenchError
+
+SUITES_DIR = Path("suites")
+
+
+def _suite_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yaml") if not p.name.startswith("_"))
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from benchmark.suite.loader import load_suite
+
+    directory = Path(args.suites_dir)
+    files = _suite_files(directory)
+    if not files:
+        raise BenchError(f"no suite files in {directory}/", hint="pass --suites-dir or run from the repository root")
+    for path in files:
+        suite = load_suite(path)
+        paper = suite.file.paper
+        title = f" — {paper.title} ({paper.venue})" if paper else ""
+        print(f"{path}  [{suite.name} v{suite.file.version}]{title}")
+        print(f"  profiles: {', '.join(suite.profile_names())} (default {suite.file.default_profile})")
+        for exp in suite.file.experiments:
+            ref = exp.get("reproduces") or {}
+            refs = ref if isinstance(ref, list) else [ref]
+            where = "; ".join(" ".join(str(r.get(k)) for k in ("table", "figure") if r.get(k)) for r in refs if r)
+            print(f"  - {exp['id']}" + (f"  ({where})" if where else ""))
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from benchmark.report.baselines import load_baselines
+    from benchmark.suite.loader import load_suite
+    from benchmark.suite.validate import check_baselines_file, validate_suite
+
+    for path in args.suites:
+        suite = load_suite(path)
+        count = validate_suite(suite, [args.profile] if args.profile else None)
+        baselines = check_baselines_file(suite)
+        extra = ""
+        if baselines is not None:
+            bl = load_baselines(baselines)
+            ids = set(suite.experiment_ids())
+            for entry in bl.entries:
+                if entry.experiment not in ids:
+                    raise BenchError(f"baseline entry for unknown experiment '{entry.experiment}'", path=str(baselines),
+                                     hint=f"experiments of {suite.name}: {', '.join(sorted(ids))}")
+            extra = f", baselines {baselines.name}: {len(bl.entries)} entries"
+        print(f"{path}: ok ({count} resolved experiment×profile×grid points{extra})")
+    return 0
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from benchmark.suite.loader import load_suite
+    from benchmark.suite.plan import estimate, make_plan
+    from benchmark.suite.validate import validate_experiment
+
+    suite = load_suite(args.suite)
+    plan = make_plan(suite, args.profile, args.only)
+    for res in {id(r.resolved): r.resolved for r in plan.runs}.values():
+        validate_experiment(res)
+    total_h = 0.0
+    unknown = 0
+    print(f"{suite.name} v{suite.file.version}, profile '{plan.profile}': {len(plan.runs)} runs")
+    print(f"{'run':60s} {'reproduces':24s} {'steps':>8s} {'est. h':>8s}  config")
+    for run in plan.runs:
+        est = estimate(run, args.device)
+        ref = run.config.reproduces
+        refs = ref if isinstance(ref, list) else [ref] if ref else []
+        where = "; ".join(" ".join(x for x in (r.table, r.figure) if x) for r in refs)
+        hours = est["hours"]
+        if hours is None:
+            unknown += 1
+        else:
+            total_h += hours
+        print(f"{run.run_id:60s} {where[:24]:24s} {est['steps'] if est['steps'] is not None else '?':>8} "
+              f"{f'{hours:.2f}' if hours is not None else '?':>8}  {run.config_hash}")
+    note = f" (+{unknown} runs without an estimate)" if unknown else ""
+    print(f"estimated total on {args.device}: {total_h:.2f} h at nominal throughput{note}; rough, see benchmark/suite/plan.py")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.report import make_report
+    from benchmark.runner import RunOptions, run_plan
+    from benchmark.suite.loader import load_suite
+    from benchmark.suite.plan import make_plan
+    from benchmark.suite.validate import validate_experiment
+
+    suite = load_suite(args.suite)
+    plan = make_plan(suite, args.profile, args.only)
+    for res in {id(r.resolved): r.resolved for r in plan.runs}.values():
+        validate_experiment(res)
+    results_dir = Path(args.results_dir) if args.results_dir else Path("results") / suite.name / plan.profile
+    opts = RunOptions(
+        data_root=Path(args.data_root),
+        results_dir=results_dir,
+        device=args.device,
+        download=args.download,
+        progress=not args.no_progress,
+        debug=args.debug,
+        force=args.force,
+    )
+    if args.launcher == "slurm":
+        from benchmark.launch import submit_plan
+
+        return submit_plan(plan, opts, args)
+    records = run_plan(plan, opts)
+    paths = make_report(results_dir)
+    failed = sum(1 for r in records if r.get("status") != "ok")
+    print(f"{len(records)} runs ({failed} failed); report: {paths['md']} (also .csv, .html)")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from benchmark.report import make_report
+
+    paths = make_report(Path(args.results_dir), [Path(b) for b in args.baselines] if args.baselines else None)
+    print(f"wrote {paths['md']}, {paths['csv']}, {paths['html']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("list", help="list suites and their experiments")
+    p.add_argument("--suites-dir", default=str(SUITES_DIR))
+    p.set_defaults(func=cmd_list)
+
+    p = sub.add_parser("validate", help="check suite files without training")
+    p.add_argument("suites", nargs="+")
+    p.add_argument("--profile", default=None, help="validate one profile only (default: all)")
+    p.set_defaults(func=cmd_validate)
+
+    p = sub.add_parser("plan", help="show the expanded runs and an estimated cost")
+    p.add_argument("suite")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--only", default=None, help="glob or substring of run paths / experiment ids")
+    p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="device class for the estimate")
+    p.set_defaults(func=cmd_plan)
+
+    p = sub.add_parser("run", help="execute a suite (finished runs are skipped)")
+    p.add_argument("suite")
+    p.add_argument("--profile", default=None)
+    p.add_argument("--only", default=None, help="glob or substring of run paths / experiment ids")
+    p.add_argument("--data-root", default="data", help="where datasets are looked for (default: ./data)")
+    p.add_argument("--results-dir", default=None, help="default: results/<suite>/<profile>")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
+    p.add_argument("--force", action="store_true", help="redo finished runs")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--launcher", default="local", choices=["local", "slurm"], help="slurm: submit runs via submitit")
+    p.add_argument("--slurm-partition", default=None)
+    p.add_argument("--slurm-time", type=int, default=24 * 60, help="minutes per job")
+    p.add_argument("--slurm-gpus", type=int, default=1)
+    p.add_argument("--slurm-cpus", type=int, default=8)
+    p.add_argument("--slurm-local", action="store_true", help="use submitit's local executor (testing)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("report", help="write report.md/.csv/.html from a results directory")
+    p.add_argument("results_dir")
+    p.add_argument("--baselines", action="append", help="extra directory with <suite>.yaml baselines")
+    p.set_defaults(func=cmd_report)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except BenchError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc.format()}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; finished runs are kept, rerun to continue", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""Backbones (encoders). Importing this package registers every backbone."""
+
+from benchmark.models.backbones import BACKBONES, create_backbone
+
+from benchmark.models import vit, wide_resnet  # noqa: E402,F401  (registration side effects)
+
+__all__ = ["BACKBONES", "create_backbone"]

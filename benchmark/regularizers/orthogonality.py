@@ -1,0 +1,222 @@
+"""Orthogonality regularisation (OR) of encoder weights: Soft Orthogonality (SO) and SRIP.
+
+He, Du, Ma, *Preventing Dimensional Collapse in Self-Supervised Learning via Orthogonality Regularization*,
+NeurIPS 2024 (arXiv 2411.00392): OR is applied "across the encoder, targeting both convolutional and linear layers
+during pretraining". The official repository (Umaruchain/OR_in_SSL) is empty, so the penalties follow Bansal, Chen,
+Wang, *Can We Gain More from Orthogonality Regularizations in Training Deep CNNs?*, NeurIPS 2018 (code
+VITA-Group/Orthogonality-in-CNNs) and the reconstruction in ``shared/reference/or_neurips24.md`` §2 and §6:
+
+* every weight is reshaped to ``W`` (out, in·k·k); ``A = G − I`` with the Gram ``G`` on the **smaller side**
+  (``WᵀW`` if out > in·k·k, else ``WWᵀ``; ties → ``WWᵀ``), as in Bansal's Wide-ResNet ``l2_reg_ortho``;
+  ``gram_side="fan_in"`` always uses ``WᵀW`` (Bansal's ImageNet script; degenerate for wide matrices);
+* SO = ``‖A‖_F²`` (``squared=False`` → ``‖A‖_F``, as timH6502's reimplementation);
+* SRIP = ``σ_max(A)`` by power iteration from a fresh Gaussian vector each call, gradients flowing through the
+  iteration (``squared=True`` → σ², what Bansal's code estimates; ``exact=True`` → ``torch.linalg.matrix_norm(A, 2)``);
+* total = ``γ · Σ_layers R(W_l)``, one γ for all layers, every step. Grids: SO γ ∈ {1e-5, 1e-6, 1e-7},
+  SRIP γ ∈ {1e-3, 1e-4, 1e-5} (unverified paper summary).
+
+Bansal's own estimators (one power step, σ², U[0,1) start; golden ``bansal_*``) systematically underestimate σ² and
+are not reproduced; ``srip_penalty`` converges to the exact value as ``power_iters`` grows.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["OrthogonalityRegularizer", "REGULARIZED_MODULES", "gram_minus_identity", "so_penalty", "srip_penalty"]
+
+GramSide = Literal["smaller", "fan_in"]
+_GRAM_SIDES = ("smaller", "fan_in")
+_KINDS = ("so", "srip")
+
+#: Module types whose ``weight`` is regularised (plus ``nn.MultiheadAttention`` projections, see ``weights``).
+REGULARIZED_MODULES: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+
+
+def _as_matrix(w: Tensor) -> Tensor:
+    if w.ndim < 2:
+        raise ValueError(f"orthogonality penalties need a weight with >= 2 dims, got shape {tuple(w.shape)}")
+    return w.reshape(w.shape[0], -1)
+
+
+def gram_minus_identity(w: Tensor, gram_side: GramSide = "smaller") -> Tensor:
+    """``G − I`` for ``W = w.reshape(out, -1)``: smaller-side Gram (ties → ``WWᵀ``), or always ``WᵀW`` for ``"fan_in"``.
+
+    Half-precision weights are promoted to float32; call outside autocast (``OrthogonalityRegularizer`` does).
+    """
+    if gram_side not in _GRAM_SIDES:
+        raise ValueError(f"unknown gram_side {gram_side!r}; expected one of {list(_GRAM_SIDES)}")
+    m = _as_matrix(w)
+    if m.dtype in (torch.float16, torch.bfloat16):
+        m = m.float()  # G − I is a small difference of O(1) numbers: half precision would erase it
+    rows, cols = m.shape
+    use_wtw = gram_side == "fan_in" or rows > cols
+    g = m.T @ m if use_wtw else m @ m.T
+    return g - torch.eye(g.shape[0], dtype=g.dtype, device=g.device)
+
+
+def so_penalty(w: Tensor, *, squared: bool = True, gram_side: GramSide = "smaller") -> Tensor:
+    """Soft orthogonality ``‖G − I‖_F²`` (or ``‖G − I‖_F`` with ``squared=False``) of one weight tensor.
+
+    With the smaller-side Gram this equals ``Σ_i (σ_i(W)² − 1)²`` over the min(out, in·k·k) singular values.
+    """
+    a = gram_minus_identity(w, gram_side)
+    if squared:
+        return (a * a).sum()
+    return torch.linalg.matrix_norm(a, ord="fro")
+
+
+def srip_penalty(
+    w: Tensor,
+    *,
+    power_iters: int = 2,
+    exact: bool = False,
+    squared: bool = False,
+    gram_side: GramSide = "smaller",
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """SRIP: spectral norm ``σ(G − I)`` of one weight tensor (``σ²`` with ``squared=True``).
+
+    Power iteration as restated from the SRIP paper: from a fresh standard-normal ``v`` (drawn with ``generator``,
+    which must live on ``w``'s device), each round computes ``u = A v̂``, ``v = A û`` and the estimate
+    ``σ ≈ ‖v‖ = ‖A û‖`` (hat = unit vector). Nothing is detached, so gradients flow through the iteration. The
+    estimate approaches σ from below as ``power_iters`` grows; ``exact=True`` uses ``torch.linalg.matrix_norm(A, 2)``.
+
+    Raises:
+        ValueError: If ``power_iters < 1`` (and not exact) or ``gram_side`` is unknown.
+    """
+    a = gram_minus_identity(w, gram_side)
+    if exact:
+        sigma = torch.linalg.matrix_norm(a, ord=2)
+        return sigma * sigma if squared else sigma
+    if power_iters < 1:
+        raise ValueError(f"srip power_iters must be >= 1, got {power_iters}")
+    v = torch.randn(a.shape[0], 1, generator=generator, dtype=a.dtype, device=a.device)
+    for _ in range(power_iters):
+        u = a @ nn.functional.normalize(v, dim=0)
+        v = a @ nn.functional.normalize(u, dim=0)
+    if squared:
+        return (v * v).sum()
+    return torch.linalg.vector_norm(v)
+
+
+class OrthogonalityRegularizer:
+    """``γ · Σ_l R(W_l)`` over the Conv/Linear weights of an encoder, with R = SO or SRIP.
+
+    Which weights (``weights``): the ``weight`` of every ``nn.Linear`` and ``nn.Conv1d/2d/3d`` in the module given,
+    plus the projections of every ``nn.MultiheadAttention`` (``in_proj_weight``, the stacked (3D, D) q/k/v matrix
+    taken as one matrix, or ``q/k/v_proj_weight`` when separate; ``out_proj`` is an ``nn.Linear``). For a torchvision
+    ``VisionTransformer`` that is the patch-embedding ``conv_proj``, every qkv and out projection, both MLP linears and
+    the ``heads`` linear if present. Never BN/LayerNorm parameters or biases. Pass the **encoder (backbone) only**:
+    projector, predictor, prototypes and the online classifier are not regularised (or_neurips24.md §2.1). A
+    parameter shared by several modules is counted once. ``exclude_first_conv`` drops the first convolution in
+    ``named_modules`` order (the stem, e.g. ``conv1`` / ``conv_proj``).
+
+    Args:
+        kind: ``"so"`` or ``"srip"``.
+        gamma: Regularisation strength γ (>= 0).
+        so_squared: SO as ``‖A‖_F²`` (True, default) or ``‖A‖_F``.
+        srip_squared: SRIP as ``σ`` (False, default) or ``σ²`` (Bansal).
+        power_iters: SRIP power-iteration rounds (default 2; Bansal 1, a solo-learn fork 5).
+        exact: SRIP with the exact spectral norm instead of power iteration.
+        gram_side: ``"smaller"`` (default) or ``"fan_in"`` (always ``WᵀW``).
+        exclude_first_conv: Leave the stem convolution unregularised.
+
+    Raises:
+        ValueError: On an unknown kind or gram side, a negative or non-finite γ, or ``power_iters < 1``.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: Literal["so", "srip"],
+        gamma: float,
+        so_squared: bool = True,
+        srip_squared: bool = False,
+        power_iters: int = 2,
+        exact: bool = False,
+        gram_side: GramSide = "smaller",
+        exclude_first_conv: bool = False,
+    ) -> None:
+        if kind not in _KINDS:
+            raise ValueError(f"unknown orthogonality kind {kind!r}; expected one of {list(_KINDS)}")
+        if not math.isfinite(gamma) or gamma < 0:
+            raise ValueError(f"orthogonality gamma must be a finite number >= 0, got {gamma}")
+        if gram_side not in _GRAM_SIDES:
+            raise ValueError(f"unknown gram_side {gram_side!r}; expected one of {list(_GRAM_SIDES)}")
+        if power_iters < 1:
+            raise ValueError(f"power_iters must be >= 1, got {power_iters}")
+        self.kind = kind
+        self.gamma = float(gamma)
+        self.so_squared = so_squared
+        self.srip_squared = srip_squared
+        self.power_iters = int(power_iters)
+        self.exact = exact
+        self.gram_side = gram_side
+        self.exclude_first_conv = exclude_first_conv
+
+    def weights(self, encoder: nn.Module) -> list[tuple[str, Tensor]]:
+        """``(name, weight)`` for every regularised weight of ``encoder``, in ``named_modules`` order."""
+        found: list[tuple[str, Tensor]] = []
+        seen: set[int] = set()
+        first_conv_skipped = not self.exclude_first_conv
+        for mod_name, module in encoder.named_modules():
+            prefix = f"{mod_name}." if mod_name else ""
+            candidates: list[tuple[str, Tensor | None]] = []
+            if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+                if not first_conv_skipped:
+                    first_conv_skipped = True
+                    continue
+                candidates.append(("weight", module.weight))
+            elif isinstance(module, nn.Linear):
+                candidates.append(("weight", module.weight))
+            elif isinstance(module, nn.MultiheadAttention):
+                if module.in_proj_weight is not None:
+                    candidates.append(("in_proj_weight", module.in_proj_weight))
+                else:
+                    candidates += [(n, getattr(module, n)) for n in ("q_proj_weight", "k_proj_weight", "v_proj_weight")]
+            for attr, tensor in candidates:
+                if tensor is None or id(tensor) in seen:
+                    continue
+                seen.add(id(tensor))
+                found.append((prefix + attr, tensor))
+        return found
+
+    def layer_penalty(self, w: Tensor) -> Tensor:
+        """The raw (un-weighted) penalty R(W) of one weight under this configuration."""
+        if self.kind == "so":
+            return so_penalty(w, squared=self.so_squared, gram_side=self.gram_side)
+        return srip_penalty(
+            w, power_iters=self.power_iters, exact=self.exact, squared=self.srip_squared, gram_side=self.gram_side
+        )
+
+    def penalty(self, encoder: nn.Module) -> tuple[Tensor, dict[str, float]]:
+        """``(γ · Σ_l R(W_l), {layer: R(W_l), ..., "total_raw": Σ_l R(W_l)})``; the dict holds detached floats.
+
+        Raises:
+            ValueError: If the encoder has no Conv/Linear weight.
+        """
+        named = self.weights(encoder)
+        if not named:
+            raise ValueError(
+                f"{type(encoder).__name__} has no Conv/Linear/attention weight to regularise; pass the encoder"
+            )
+        with torch.autocast(device_type=named[0][1].device.type, enabled=False):
+            values = [self.layer_penalty(w) for _, w in named]
+        total = torch.stack([v.to(values[0].dtype) for v in values]).sum()
+        raw = torch.stack([v.detach().to(torch.float64) for v in values] + [total.detach().to(torch.float64)])
+        floats = raw.cpu().tolist()  # one device sync for all layers
+        logs = {name: val for (name, _), val in zip(named, floats[:-1], strict=True)}
+        logs["total_raw"] = floats[-1]
+        return self.gamma * total, logs
+
+    def __repr__(self) -> str:
+        return (
+            f"OrthogonalityRegularizer(kind={self.kind!r}, gamma={self.gamma}, so_squared={self.so_squared}, "
+            f"srip_squared={self.srip_squared}, power_iters={self.power_iters}, exact={self.exact}, "
+            f"gram_side={self.gram_side!r}, exclude_first_conv={self.exclude_first_conv})"
+        )

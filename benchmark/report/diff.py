@@ -1,0 +1,164 @@
+"""The value matrix: reproduced (mean ± std over seeds) vs reported, Δ and a verdict from a closed vocabulary.
+
+Verdicts (asv-style marks):
+
+====  ==================  =====================================================================================
+mark  verdict             meaning
+====  ==================  =====================================================================================
+✓     reproduced          |Δ| ≤ the experiment's tolerance (points), at paper scale
+~     within noise        |Δ| > tolerance but ≤ 2 × seed std (n ≥ 2): not distinguishable at this many seeds
+−     below               reproduced is lower than reported beyond tolerance and noise
++     above               reproduced is higher than reported beyond tolerance and noise
+!     failed              every run of the row failed (reason in the report)
+x     not comparable      the run's scale differs from the paper's (any profile other than ``paper``)
+?     no reported number  the baseline is ``null`` (not transcribed) or absent
+====  ==================  =====================================================================================
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from benchmark.report.baselines import BaselineFile
+
+VERDICTS = {
+    "reproduced": "✓",
+    "within noise": "~",
+    "below": "−",
+    "above": "+",
+    "failed": "!",
+    "not comparable": "x",
+    "no reported number": "?",
+}
+REPORTED_METRICS = ("top1", "top5")
+
+
+@dataclass
+class Row:
+    """One (experiment, variant, metric) cell group of the report."""
+
+    suite: str
+    profile: str
+    experiment: str
+    variant: str
+    metric: str
+    values: list[float] = field(default_factory=list)
+    seeds: list[int] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    reported: float | None = None
+    reported_status: str | None = None
+    source: str | None = None
+    tolerance: float = 1.0
+    scale: str = ""
+    reproduces: str = ""
+
+    @property
+    def n(self) -> int:
+        return len(self.values)
+
+    @property
+    def mean(self) -> float | None:
+        return sum(self.values) / len(self.values) if self.values else None
+
+    @property
+    def std(self) -> float | None:
+        if len(self.values) < 2:
+            return None
+        m = self.mean or 0.0
+        return math.sqrt(sum((v - m) ** 2 for v in self.values) / (len(self.values) - 1))
+
+    @property
+    def delta(self) -> float | None:
+        if self.mean is None or self.reported is None:
+            return None
+        return self.mean - self.reported
+
+    @property
+    def verdict(self) -> str:
+        if not self.values and self.failed:
+            return "failed"
+        if self.reported is None:
+            return "no reported number"
+        if self.profile != "paper":
+            return "not comparable"
+        d = self.delta
+        if d is None:
+            return "failed"
+        if abs(d) <= self.tolerance:
+            return "reproduced"
+        if self.std is not None and abs(d) <= 2 * self.std:
+            return "within noise"
+        return "below" if d < 0 else "above"
+
+    @property
+    def mark(self) -> str:
+        return VERDICTS[self.verdict]
+
+
+def scale_of(rec: dict[str, Any]) -> str:
+    """A short description of the run's scale: profile, data, backbone, budget."""
+    exp = rec.get("config", {}).get("experiment", {})
+    data = rec.get("data", {})
+    bb = exp.get("backbone", {})
+    pre = rec.get("pretrain", {}) or {}
+    width = f"-w{bb.get('width')}" if bb.get("width") not in (None, 64) else ""
+    return (f"{rec.get('profile')}: {data.get('dataset')} n={data.get('n_train')}, {bb.get('name')}{width}, "
+            f"{pre.get('epochs', '?')} ep / {pre.get('steps', '?')} steps")
+
+
+def _ref_text(ref: Any) -> str:
+    if not ref:
+        return ""
+    refs = ref if isinstance(ref, list) else [ref]
+    return "; ".join(" ".join(str(r[k]) for k in ("table", "figure", "row", "column") if r.get(k)) for r in refs)
+
+
+def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]) -> list[Row]:
+    """Group records by (suite, profile, experiment, variant, probe.metric) and attach reported numbers."""
+    rows: dict[tuple[str, ...], Row] = {}
+    failures: dict[tuple[str, ...], list[str]] = defaultdict(list)
+    for rec in records:
+        key0 = (rec.get("suite", "?"), rec.get("profile", "?"), rec.get("experiment", "?"), rec.get("variant", ""))
+        exp_cfg = rec.get("config", {}).get("experiment", {})
+        tol = float(exp_cfg.get("tolerance", 1.0))
+        if rec.get("status") != "ok":
+            f = rec.get("failure", {})
+            failures[key0].append(f"seed {rec.get('seed')}: {f.get('kind')} at step {f.get('step')}: {f.get('reason')}")
+            probes = [p.get("name") for p in exp_cfg.get("eval", {}).get("probes", [])]
+            for probe in probes:
+                k = (*key0, f"{probe}.top1")
+                rows.setdefault(k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces"))))
+            continue
+        sources = [("", rec.get("metrics") or {})]
+        ctrl = (rec.get("controls") or {}).get("random_init", {}).get("metrics")
+        if ctrl:
+            sources.append(("random_init/", ctrl))
+        for prefix, metrics in sources:
+            for probe, values in metrics.items():
+                for m in REPORTED_METRICS:
+                    if m not in values or values[m] is None:
+                        continue
+                    k = (*key0, f"{prefix}{probe}.{m}")
+                    row = rows.setdefault(
+                        k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")))
+                    )
+                    row.values.append(float(values[m]))
+                    row.seeds.append(int(rec.get("seed", -1)))
+    for k, msgs in failures.items():
+        for rk, row in rows.items():
+            if rk[:4] == k:
+                row.failed.extend(msgs)
+    for row in rows.values():
+        bl = baselines.get(row.suite)
+        if bl is None or row.metric.startswith("random_init/"):
+            continue
+        entry = bl.lookup(row.experiment, row.variant, row.metric)
+        if entry is not None:
+            row.reported = entry.value
+            row.reported_status = entry.status
+            s = entry.source
+            row.source = ", ".join(x for x in (s.paper, s.table or s.figure or s.repository, s.row, s.column) if x)
+    return sorted(rows.values(), key=lambda r: (r.suite, r.profile, r.experiment, r.variant, r.metric))

@@ -1,0 +1,155 @@
+"""The results store: one JSON record per run, written atomically, finished runs skipped on rerun.
+
+Layout under the results directory::
+
+    <results>/runs/<experiment>[/<variant>]/seed<k>/result.json   # the record (format version RESULT_FORMAT)
+    <results>/runs/<...>/seed<k>/checkpoints/last.ckpt              # resumable pretraining state
+    <results>/report.{md,csv,html}                                   # written by `bench report`
+    <results>/.lock                                                  # held while `bench run` writes here
+
+A record is written with write-to-temp + fsync + ``os.replace``, so a reader sees either the old file or the whole
+new one, never a partial file. Run paths come only from validated ids and are checked to stay inside the
+results directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchmark.errors import ResultsError
+
+RESULT_FORMAT = 1
+RECORD_NAME = "result.json"
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@dataclass
+class ResultsStore:
+    """Reads and writes run records under ``root``."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root)
+
+    def run_dir(self, run_path: str) -> Path:
+        """Directory of a run; refuses paths that would leave the results directory."""
+        base = self.root.resolve()
+        target = (base / "runs" / run_path).resolve()
+        if base not in target.parents:
+            raise ResultsError(
+                f"run path '{run_path}' escapes the results directory {base}",
+                hint="experiment ids and grid labels may not contain '..' or absolute paths",
+            )
+        return target
+
+    def record_path(self, run_path: str) -> Path:
+        return self.run_dir(run_path) / RECORD_NAME
+
+    def load(self, run_path: str) -> dict[str, Any] | None:
+        """The record of a run, or None if absent. A corrupt record is reported, never silently reused."""
+        path = self.record_path(run_path)
+        if not path.exists():
+            return None
+        return read_record(path)
+
+    def is_done(self, run_path: str, config_hash: str) -> bool:
+        """True when a finished record with the same config hash exists (failed runs are retried)."""
+        rec = self.load(run_path)
+        return bool(rec and rec.get("status") == "ok" and rec.get("config_hash") == config_hash)
+
+    def write(self, run_path: str, record: dict[str, Any]) -> Path:
+        record = {"format": RESULT_FORMAT, **record}
+        path = self.record_path(run_path)
+        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False, default=_json_default) + "\n")
+        return path
+
+    def records(self) -> Iterator[dict[str, Any]]:
+        """Every record under ``root/runs`` (sorted by path)."""
+        runs = self.root / "runs"
+        if not runs.exists():
+            return
+        for path in sorted(runs.rglob(RECORD_NAME)):
+            yield read_record(path)
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Exclusive lock on the results directory (``fcntl.flock``), so two runs cannot interleave writes."""
+        import fcntl
+
+        self.root.mkdir(parents=True, exist_ok=True)
+        fh = open(self.root / ".lock", "a+")  # noqa: SIM115
+        try:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                raise ResultsError(
+                    f"results directory {self.root} is in use by {holder}",
+                    hint="wait for the other `bench run` to finish, or use another --results-dir",
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"pid {os.getpid()}")
+            fh.flush()
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fh.close()
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """Parse one record; a corrupt or future-format file is a ResultsError naming the file."""
+    try:
+        rec = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultsError(
+            f"corrupt result record ({exc})", path=str(path), hint="delete it; the run is redone on the next `bench run`"
+        ) from None
+    if not isinstance(rec, dict) or rec.get("format", 0) > RESULT_FORMAT:
+        raise ResultsError(
+            f"result record format {rec.get('format') if isinstance(rec, dict) else '?'} is newer than this "
+            f"version understands ({RESULT_FORMAT})",
+            path=str(path),
+            hint="upgrade ssl-repro-bench",
+        )
+    return rec
+
+
+def _json_default(obj: Any) -> Any:
+    try:
+        import numpy as np
+
+        if isinstance(obj, np.generic):
+            return obj.item()
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

@@ -1,0 +1,434 @@
+"""Execute a plan: for each run, pretrain → probe → record, skipping finished runs and recording failures.
+
+A failing run (divergence, collapse, out-of-memory, or an unexpected error) is written as ``status: failed`` with
+its reason and step, and the suite goes on; ``bench report`` shows it. Pretraining checkpoints every
+``checkpoint_every_n_steps`` and resumes from ``checkpoints/last.ckpt`` when the config hash matches.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import json
+import os
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
+from benchmark.results.provenance import git_state, hardware, package_versions
+from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.suite.plan import Plan, Run
+from benchmark.suite.schema import ExperimentConfig, SubsetConfig
+
+
+@dataclass
+class RunOptions:
+    """Where data and results live, and how to execute (CLI flags)."""
+
+    data_root: Path = Path("data")
+    results_dir: Path = Path("results")
+    device: str = "cpu"
+    download: bool = False
+    progress: bool = True
+    debug: bool = False
+    force: bool = False
+    log: Any = field(default=print)
+
+
+# ---------------------------------------------------------------------------------------------- data
+_DATA_CACHE: dict[str, Any] = {}
+
+
+def load_splits(cfg: ExperimentConfig, opts: RunOptions) -> Any:
+    """Load (and cache within the process) the dataset of an experiment."""
+    from benchmark.data import load_dataset
+
+    key = json.dumps([cfg.data.dataset, cfg.data.params, str(opts.data_root)], sort_keys=True, default=str)
+    if key not in _DATA_CACHE:
+        _DATA_CACHE[key] = load_dataset(cfg.data.dataset, cfg.data.params, data_root=opts.data_root, download=opts.download)
+    return _DATA_CACHE[key]
+
+
+def subset_indices(labels: np.ndarray, sub: SubsetConfig | None) -> np.ndarray:
+    """Indices selected by a subset block (per-class prefix, fraction, long tail, limit), in that order."""
+    from benchmark.data.subsets import long_tailed_indices, per_class_subset, stratified_fraction
+
+    idx = np.arange(len(labels))
+    if sub is None:
+        return idx
+    if sub.per_class is not None or sub.offset:
+        idx = per_class_subset(labels, sub.per_class or len(labels), offset=sub.offset)
+    if sub.fraction is not None:
+        idx = idx[stratified_fraction(labels[idx], sub.fraction, seed=sub.seed)]
+    if sub.long_tail is not None:
+        idx = idx[long_tailed_indices(labels[idx], sub.long_tail, seed=sub.seed)]
+    if sub.limit is not None and len(idx) > sub.limit:
+        rng = np.random.default_rng(sub.seed)
+        idx = np.sort(rng.choice(idx, size=sub.limit, replace=False))
+    return np.sort(idx)
+
+
+class _Views(torch.utils.data.Dataset):
+    """(image, label) → (transform(image), label)."""
+
+    def __init__(self, base: Any, indices: np.ndarray, transform: Any) -> None:
+        self.base, self.indices, self.transform = base, indices, transform
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[Any, int]:
+        img, label = self.base[int(self.indices[i])]
+        return self.transform(img), int(label)
+
+
+class _Subset(torch.utils.data.Dataset):
+    def __init__(self, base: Any, indices: np.ndarray) -> None:
+        self.base, self.indices = base, indices
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> Any:
+        return self.base[int(self.indices[i])]
+
+
+# ---------------------------------------------------------------------------------------------- model
+def build_backbone(cfg: ExperimentConfig, seed: int) -> tuple[torch.nn.Module, int]:
+    """The encoder of an experiment, initialised from ``seed``."""
+    from benchmark.models import BACKBONES
+
+    builder = BACKBONES.get(cfg.backbone.name)
+    kwargs: dict[str, Any] = {
+        "stem": cfg.backbone.stem,
+        "width": cfg.backbone.width,
+        "zero_init_residual": cfg.backbone.zero_init_residual,
+        **cfg.backbone.extras(),
+    }
+    if "image_size" in inspect.signature(builder).parameters and "image_size" not in kwargs:
+        kwargs["image_size"] = cfg.data.input_size
+    torch.manual_seed(seed)
+    try:
+        return builder(**kwargs)
+    except TypeError as exc:
+        raise SuiteError(f"backbone '{cfg.backbone.name}': {exc}", key="backbone") from None
+
+
+def _accelerator(device: str) -> str:
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BenchError("--device cuda but no CUDA device is visible", hint="use --device cpu, or check drivers")
+        return "gpu"
+    return "cpu"
+
+
+def _quiet_lightning() -> None:
+    """Keep the console to one line per run: Lightning's banners and tips go to the log level WARNING."""
+    import logging
+    import warnings
+
+    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=r".*(LeafSpec|does not have many workers|litlogger).*")
+
+
+def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: RunOptions) -> tuple[Any, dict[str, Any]]:
+    """Pretrain the method of ``run``; returns (method, pretraining summary)."""
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    from benchmark.data.transforms import build_train_transform
+    from benchmark.methods import METHODS, MethodContext, build_method
+    from benchmark.train.module import PretrainModule, check_collapse
+    from benchmark.train.regularization import build_regularizer
+
+    cfg = run.config
+    pcfg = cfg.pretrain
+    _quiet_lightning()
+    pl.seed_everything(run.seed, workers=True, verbose=False)
+    backbone, feat_dim = build_backbone(cfg, run.seed)
+    method_cls = METHODS.get(cfg.method.name)
+    preset = cfg.augment.preset or method_cls.default_augment
+    transform = build_train_transform(preset, cfg.data, cfg.augment.params)
+    dataset = _Views(splits.train, train_idx, transform)
+    gb = pcfg.global_batch_size
+    steps_per_epoch = len(dataset) // gb
+    if steps_per_epoch == 0:
+        raise SuiteError(
+            f"the pretraining set has {len(dataset)} images, fewer than one global batch of {gb}",
+            key=f"experiments[{run.experiment_id}].pretrain.batch_size_per_device",
+            hint="lower the batch size or use a larger train subset",
+        )
+    max_steps = steps_per_epoch * pcfg.epochs
+    if pcfg.max_steps is not None:
+        max_steps = min(max_steps, pcfg.max_steps)
+    ctx = MethodContext(max_steps=max_steps, global_batch_size=gb, gather_distributed=pcfg.gather_distributed,
+                        input_size=cfg.data.input_size)
+    method = build_method(cfg.method.name, backbone=backbone, feature_dim=feat_dim, params=cfg.method.extras(), ctx=ctx)
+    regularizer = build_regularizer(cfg.regularizer.name, cfg.regularizer.extras())
+    module = PretrainModule(method, regularizer, pcfg, steps_per_epoch=steps_per_epoch, max_steps=max_steps,
+                            history_every=max(1, max_steps // 500))
+
+    loader = _train_loader(run, dataset, splits, train_idx, opts)
+    ckpt_dir = run_dir / "checkpoints"
+    ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=min(pcfg.checkpoint_every_n_steps, max_steps),
+                              save_last=True, save_top_k=0, enable_version_counter=False)
+    world = pcfg.devices * pcfg.num_nodes
+    trainer = pl.Trainer(
+        accelerator=_accelerator(opts.device),
+        devices=pcfg.devices,
+        num_nodes=pcfg.num_nodes,
+        strategy=pcfg.strategy,
+        sync_batchnorm=pcfg.sync_batchnorm and world > 1,
+        precision=pcfg.precision,
+        max_epochs=pcfg.epochs,
+        max_steps=max_steps,
+        deterministic="warn" if pcfg.deterministic else False,
+        gradient_clip_val=pcfg.gradient_clip_val,
+        callbacks=[ckpt_cb],
+        logger=False,
+        enable_progress_bar=opts.progress,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=max(1, min(50, steps_per_epoch)),
+        default_root_dir=str(run_dir),
+        use_distributed_sampler=cfg.data.sampler.kind == "random",
+    )
+    resume = _resumable_checkpoint(ckpt_dir, run.config_hash)
+    atomic_write_text(ckpt_dir / "config_hash", run.config_hash)
+    t0 = time.perf_counter()
+    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(resume) if resume else None)
+    seconds = time.perf_counter() - t0
+    check_collapse(module, pcfg.collapse_std_threshold)
+    summary = {
+        "steps": int(trainer.global_step),
+        "max_steps": max_steps,
+        "steps_per_epoch": steps_per_epoch,
+        "epochs": pcfg.epochs,
+        "global_batch_size": gb,
+        "augment_preset": preset,
+        "resumed_from_step": _ckpt_step(resume) if resume else None,
+        "final_loss": module.loss_history[-1][1] if module.loss_history else None,
+        "loss_history": module.loss_history,
+        "or_penalty_history": module.penalty_history,
+        "or_penalty_layers": module.last_penalty_layers,
+        "embedding_std": module.last_embedding_std,
+        "seconds": seconds,
+    }
+    return method, summary
+
+
+def _train_loader(run: Run, dataset: Any, splits: Any, train_idx: np.ndarray, opts: RunOptions) -> Any:
+    cfg = run.config
+    pcfg = cfg.pretrain
+    common = {"num_workers": cfg.data.num_workers, "persistent_workers": cfg.data.num_workers > 0,
+              "pin_memory": opts.device.startswith("cuda")}
+    if cfg.data.sampler.kind == "k_classes":
+        from benchmark.data.samplers import KClassBatchSampler
+
+        labels = np.asarray(splits.train_labels)[train_idx]
+        sampler = KClassBatchSampler(labels, batch_size=pcfg.global_batch_size, k=int(cfg.data.sampler.k or 1),
+                                     seed=run.seed, drop_last=True)
+        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **common)
+    generator = torch.Generator().manual_seed(run.seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=pcfg.batch_size_per_device, shuffle=True, drop_last=True,
+                                       generator=generator, **common)
+
+
+def _resumable_checkpoint(ckpt_dir: Path, config_hash: str) -> Path | None:
+    last = ckpt_dir / "last.ckpt"
+    stamp = ckpt_dir / "config_hash"
+    if last.exists() and stamp.exists() and stamp.read_text().strip() == config_hash:
+        return last
+    return None
+
+
+def _ckpt_step(path: Path) -> int | None:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        return int(state.get("global_step", 0))
+    except Exception:  # noqa: BLE001 - informational only
+        return None
+
+
+# ---------------------------------------------------------------------------------------------- probes
+def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.ndarray, test_idx: np.ndarray,
+               opts: RunOptions) -> tuple[dict[str, Any], dict[str, float], Any]:
+    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet)."""
+    from benchmark.data.transforms import build_eval_transform
+    from benchmark.probes import PROBES
+    from benchmark.probes.base import FeatureSet
+    from benchmark.probes.features import extract_features
+
+    cfg = run.config
+    transform = build_eval_transform(cfg.data)
+    device = "cuda" if opts.device.startswith("cuda") else "cpu"
+    encoder = encoder.to(device)
+    t0 = time.perf_counter()
+    kw = {"transform": transform, "batch_size": cfg.eval.feature_batch_size, "device": device, "progress": opts.progress}
+    tr_x, tr_y = extract_features(encoder, _Subset(splits.train, train_idx), **kw)
+    te_x, te_y = extract_features(encoder, _Subset(splits.test, test_idx), **kw)
+    timings = {"features": time.perf_counter() - t0}
+    feats = FeatureSet(train_x=tr_x, train_y=tr_y, test_x=te_x, test_y=te_y, num_classes=splits.num_classes)
+    metrics: dict[str, Any] = {}
+    for probe_cfg in cfg.eval.probes:
+        cls = PROBES.get(probe_cfg.name)
+        params = cls.Params(**probe_cfg.extras())
+        if hasattr(params, "report") and "report" not in probe_cfg.extras():
+            params = params.model_copy(update={"report": cfg.report})
+        t1 = time.perf_counter()
+        metrics[probe_cfg.name] = cls(params).evaluate(feats, seed=run.seed, progress=opts.progress)
+        timings[probe_cfg.name] = time.perf_counter() - t1
+    return metrics, timings, feats
+
+
+def _diagnostics(encoder: torch.nn.Module, feats: Any) -> dict[str, Any]:
+    from benchmark.diagnostics.spectra import effective_rank, feature_spectrum, weight_spectra
+
+    spectrum = feature_spectrum(feats.test_x)
+    return {
+        "feature_spectrum": np.asarray(spectrum).tolist(),
+        "effective_rank": float(effective_rank(feats.test_x)),
+        "weight_spectra": {k: np.asarray(v).tolist() for k, v in weight_spectra(encoder).items()},
+    }
+
+
+# ---------------------------------------------------------------------------------------------- one run
+def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, Any]:
+    """Pretrain, probe and record one run. RunFailure and OOM become a failed record; BenchError propagates."""
+    cfg = run.config
+    run_dir = store.run_dir(run.path)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    t_start = time.perf_counter()
+    record: dict[str, Any] = {
+        "run_id": run.run_id,
+        "path": run.path,
+        "suite": run.suite,
+        "suite_version": run.suite_version,
+        "profile": run.profile,
+        "experiment": run.experiment_id,
+        "variant": run.variant,
+        "variant_assignments": run.resolved.variant.assignments,
+        "seed": run.seed,
+        "config_hash": run.config_hash,
+        "config": run.hashed_config(),
+        "reproduces": _dump_reference(cfg),
+        "status": "running",
+    }
+    splits = load_splits(cfg, opts)
+    train_labels = np.asarray(splits.train_labels)
+    test_labels = np.asarray(splits.test_labels)
+    train_idx = subset_indices(train_labels, cfg.data.train_subset)
+    test_idx = subset_indices(test_labels, cfg.data.test_subset)
+    record["data"] = {"dataset": cfg.data.dataset, "source": splits.source, "n_train": int(len(train_idx)),
+                      "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes)}
+    timings: dict[str, Any] = {}
+    try:
+        if cfg.pretrain.epochs > 0:
+            method, summary = pretrain(run, splits, train_idx, run_dir, opts)
+            encoder = method.encoder
+            timings["pretrain"] = summary["seconds"]
+            record["pretrain"] = summary
+        else:
+            encoder, _ = build_backbone(cfg, run.seed)
+            record["pretrain"] = {"steps": 0, "epochs": 0, "note": "epochs = 0: randomly initialised backbone"}
+        torch.save(encoder.state_dict(), run_dir / "encoder.pt")
+        metrics, probe_t, feats = run_probes(run, encoder, splits, train_idx, test_idx, opts)
+        timings.update(probe_t)
+        record["metrics"] = metrics
+        if cfg.eval.spectra:
+            record["diagnostics"] = _diagnostics(encoder, feats)
+        if cfg.eval.random_init_control:
+            control, _ = build_backbone(cfg, run.seed)
+            c_metrics, c_t, c_feats = run_probes(run, control, splits, train_idx, test_idx, opts)
+            record["controls"] = {"random_init": {"metrics": c_metrics, "timings": c_t}}
+            if cfg.eval.spectra:
+                record["controls"]["random_init"]["diagnostics"] = _diagnostics(control, c_feats)
+        record["status"] = "ok"
+    except RunFailure as failure:
+        record["status"] = "failed"
+        record["failure"] = {"kind": failure.kind, "reason": failure.reason, "step": failure.step}
+    except torch.cuda.OutOfMemoryError as exc:
+        record["status"] = "failed"
+        record["failure"] = {"kind": "out_of_memory", "reason": str(exc).splitlines()[0], "step": None}
+    except (BenchError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - one broken run must not stop the suite
+        if opts.debug:
+            raise
+        record["status"] = "failed"
+        record["failure"] = {"kind": "error", "reason": f"{type(exc).__name__}: {exc}", "step": None,
+                             "traceback": traceback.format_exc(limit=8)}
+    timings["total"] = time.perf_counter() - t_start
+    record["timings"] = timings
+    record["provenance"] = {
+        "started": started,
+        "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "git": git_state(),
+        "packages": package_versions(),
+        "hardware": hardware(opts.device),
+        "command": " ".join(sys.argv),
+        "data_root": str(opts.data_root),
+    }
+    store.write(run.path, record)
+    return record
+
+
+def _dump_reference(cfg: ExperimentConfig) -> Any:
+    ref = cfg.reproduces
+    if ref is None:
+        return None
+    if isinstance(ref, list):
+        return [r.model_dump(exclude_none=True) for r in ref]
+    return ref.model_dump(exclude_none=True)
+
+
+# ---------------------------------------------------------------------------------------------- suite
+def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
+    """Execute every run of ``plan`` not already finished, under the results-directory lock."""
+    store = ResultsStore(opts.results_dir)
+    torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
+    records: list[dict[str, Any]] = []
+    with store.lock():
+        atomic_write_text(store.root / "suite.json", json.dumps(
+            {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path),
+             "version": plan.suite.file.version}, indent=2))
+        total = len(plan.runs)
+        for i, run in enumerate(plan.runs, 1):
+            prefix = f"[{i}/{total}] {run.run_id}"
+            if not opts.force and store.is_done(run.path, run.config_hash):
+                opts.log(f"{prefix}: done already (config {run.config_hash}), skipped")
+                records.append(store.load(run.path) or {})
+                continue
+            opts.log(f"{prefix}: running")
+            try:
+                rec = execute_run(run, opts, store)
+            except DataError:
+                raise
+            records.append(rec)
+            opts.log(f"{prefix}: {summarize(rec)}")
+    return records
+
+
+def summarize(rec: dict[str, Any]) -> str:
+    """One line per finished run for the console."""
+    if rec.get("status") != "ok":
+        f = rec.get("failure", {})
+        return f"FAILED ({f.get('kind')} at step {f.get('step')}: {f.get('reason')})"
+    parts = []
+    for probe, m in (rec.get("metrics") or {}).items():
+        if "top1" in m:
+            parts.append(f"{probe} top1 {m['top1']:.2f}")
+    ctrl = (rec.get("controls") or {}).get("random_init", {}).get("metrics", {})
+    for probe, m in ctrl.items():
+        if "top1" in m:
+            parts.append(f"random-init {probe} top1 {m['top1']:.2f}")
+    return f"ok in {rec['timings']['total']:.1f}s: " + ", ".join(parts)

@@ -1,0 +1,277 @@
+"""Load a suite file and resolve its experiments for a profile: defaults ⊕ experiment ⊕ profile ⊕ grid point.
+
+Precedence (later wins): built-in schema defaults < included files < suite ``defaults`` < the experiment <
+``profiles.<p>.overrides`` < ``profiles.<p>.experiments.<id>`` < the grid point < CLI flags (applied by the runner).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from benchmark.errors import SuiteError
+from benchmark.registry import did_you_mean
+from benchmark.suite.errors_map import raise_validation_error
+from benchmark.suite.schema import EXPERIMENT_FIELDS, ExperimentConfig, SuiteFile
+from benchmark.suite.yaml_loader import Pos, PosDict, PosList, deep_merge, display_path, load_with_includes
+
+
+@dataclass
+class Variant:
+    """One point of an experiment's grid: a label (stable, path-safe) and the dotted assignments it makes."""
+
+    label: str
+    assignments: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ResolvedExperiment:
+    """An experiment for one profile and one grid point, validated."""
+
+    experiment_id: str
+    variant: Variant
+    config: ExperimentConfig
+    raw: PosDict
+    pos: Pos | None
+
+
+@dataclass
+class Suite:
+    """A loaded, schema-checked suite file."""
+
+    path: Path
+    file: SuiteFile
+    raw: PosDict
+
+    @property
+    def name(self) -> str:
+        return self.file.suite
+
+    def experiment_ids(self) -> list[str]:
+        return [str(e["id"]) for e in self.file.experiments]
+
+    def profile_names(self) -> list[str]:
+        return list(self.file.profiles)
+
+    def resolve(self, profile: str | None = None) -> list[ResolvedExperiment]:
+        """All experiments × grid points of ``profile`` (default: the suite's ``default_profile``), validated."""
+        profile = profile or self.file.default_profile
+        if profile not in self.file.profiles:
+            raise SuiteError(
+                f"unknown profile '{profile}'{did_you_mean(profile, self.file.profiles)}",
+                path=display_path(self.path),
+                hint=f"profiles of this suite: {', '.join(self.file.profiles)}",
+            )
+        prof = self.file.profiles[profile]
+        raw_prof = self.raw["profiles"][profile] if "profiles" in self.raw else PosDict()
+        ids = self.experiment_ids()
+        self._check_profile_ids(profile, prof.only or [], prof.experiments, raw_prof, ids)
+        defaults = self.raw.get("defaults", PosDict())
+        out: list[ResolvedExperiment] = []
+        raw_exps: PosList = self.raw["experiments"]
+        for index, raw_exp in enumerate(raw_exps):
+            exp_id = str(raw_exp["id"])
+            if prof.only is not None and exp_id not in prof.only:
+                continue
+            merged = deep_merge(defaults, raw_exp)
+            merged = deep_merge(merged, raw_prof.get("overrides", PosDict()))
+            merged = deep_merge(merged, raw_prof.get("experiments", PosDict()).get(exp_id, PosDict()))
+            grid = merged.pop("grid", None)
+            exp_pos = raw_exps.item_pos[index] if index < len(raw_exps.item_pos) else None
+            for variant, point in self._expand_grid(grid, merged, exp_id):
+                try:
+                    config = ExperimentConfig.model_validate(point)
+                except ValidationError as exc:
+                    raise_validation_error(
+                        exc,
+                        raw=point,
+                        model=ExperimentConfig,
+                        prefix=f"experiments[{exp_id}]",
+                        default_pos=exp_pos,
+                    )
+                out.append(ResolvedExperiment(exp_id, variant, config, point, exp_pos))
+        return out
+
+    def _check_profile_ids(
+        self, profile: str, only: list[str], per_exp: dict[str, Any], raw_prof: PosDict, ids: list[str]
+    ) -> None:
+        for name, block in (("only", only), ("experiments", list(per_exp))):
+            for exp_id in block:
+                if exp_id not in ids:
+                    pos = raw_prof.position_of(name) if isinstance(raw_prof, PosDict) else None
+                    raise SuiteError(
+                        f"profile '{profile}' names unknown experiment '{exp_id}'{did_you_mean(exp_id, ids)}",
+                        path=pos[0] if pos else display_path(self.path),
+                        line=pos[1] if pos else None,
+                        key=f"profiles.{profile}.{name}",
+                    )
+
+    def _expand_grid(self, grid: Any, merged: PosDict, exp_id: str) -> list[tuple[Variant, PosDict]]:
+        if grid is None:
+            return [(Variant(label=""), merged)]
+        pos = merged.position_of("id")
+        if not isinstance(grid, dict) or not grid:
+            raise SuiteError(
+                "'grid' must be a non-empty mapping of dotted keys to lists of values",
+                path=pos[0] if pos else None,
+                line=pos[1] if pos else None,
+                key=f"experiments[{exp_id}].grid",
+                hint="e.g. grid: {regularizer: [{name: none}, {name: so, gamma: 1.0e-6}]}",
+            )
+        axes: list[tuple[str, list[Any], list[Pos]]] = []
+        for key, values in grid.items():
+            kpos = grid.position_of(key) if isinstance(grid, PosDict) else pos
+            if key.split(".")[0] not in EXPERIMENT_FIELDS - {"grid", "id"}:
+                raise SuiteError(
+                    f"grid key '{key}' does not name an experiment field{did_you_mean(key.split('.')[0], EXPERIMENT_FIELDS)}",
+                    path=kpos[0] if kpos else None,
+                    line=kpos[1] if kpos else None,
+                    key=f"experiments[{exp_id}].grid",
+                )
+            if not isinstance(values, list) or not values:
+                raise SuiteError(
+                    f"grid values for '{key}' must be a non-empty list",
+                    path=kpos[0] if kpos else None,
+                    line=kpos[1] if kpos else None,
+                    key=f"experiments[{exp_id}].grid.{key}",
+                )
+            item_pos = values.item_pos if isinstance(values, PosList) else [kpos] * len(values)
+            axes.append((key, list(values), item_pos))
+        out: list[tuple[Variant, PosDict]] = []
+        seen: dict[str, int] = {}
+        for combo in itertools.product(*[range(len(a[1])) for a in axes]):
+            point = copy.deepcopy(merged)
+            labels: list[str] = []
+            assignments: dict[str, Any] = {}
+            for (key, values, positions), i in zip(axes, combo, strict=True):
+                set_dotted(point, key, copy.deepcopy(values[i]), positions[i] if i < len(positions) else None)
+                labels.append(value_label(values[i]))
+                assignments[key] = _plain(values[i])
+            label = "+".join(labels)
+            if label in seen:
+                seen[label] += 1
+                label = f"{label}~{seen[label]}"
+            else:
+                seen[label] = 0
+            out.append((Variant(label=label, assignments=assignments), point))
+        return out
+
+
+def _plain(value: Any) -> Any:
+    """Strip position bookkeeping (PosDict/PosList → dict/list)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def set_dotted(target: PosDict, dotted: str, value: Any, pos: Pos | None) -> None:
+    """Assign ``value`` at ``a.b.c`` inside ``target``, merging mappings, recording ``pos``."""
+    parts = dotted.split(".")
+    cur = target
+    for part in parts[:-1]:
+        if part not in cur or not isinstance(cur[part], dict):
+            cur[part] = PosDict(pos=pos)
+        if isinstance(cur, PosDict) and pos:
+            cur.key_pos.setdefault(part, pos)
+        cur = cur[part]
+    last = parts[-1]
+    if isinstance(value, dict) and isinstance(cur.get(last), dict) and "name" not in value:
+        cur[last] = deep_merge(cur[last], value)
+    else:
+        cur[last] = value
+    if isinstance(cur, PosDict) and pos:
+        cur.key_pos[last] = pos
+
+
+def value_label(value: Any) -> str:
+    """A short, path-safe label for a grid value: ``so-gamma1e-06``, ``byol``, ``k2``."""
+    if isinstance(value, dict):
+        parts = [str(value["name"])] if "name" in value else []
+        for k, v in value.items():
+            if k == "name" or isinstance(v, dict | list):
+                continue
+            parts.append(f"{k}{v}")
+        text = "-".join(parts) or "default"
+    elif isinstance(value, list):
+        text = "_".join(value_label(v) for v in value)
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = str(value)
+    safe = "".join(c if c.isalnum() or c in "._-=" else "_" for c in text)
+    return safe[:80] or "x"
+
+
+def load_suite(path: str | Path) -> Suite:
+    """Parse and schema-check a suite file (includes resolved). Experiments are validated by :meth:`Suite.resolve`."""
+    p = Path(path)
+    raw = load_with_includes(p)
+    shown = display_path(p)
+    try:
+        file = SuiteFile.model_validate(raw)
+    except ValidationError as exc:
+        raise_validation_error(exc, raw=raw, model=SuiteFile, default_pos=(shown, 1))
+    ids: dict[str, Pos | None] = {}
+    exps = raw["experiments"]
+    for index, exp in enumerate(exps):
+        pos = exps.item_pos[index] if isinstance(exps, PosList) and index < len(exps.item_pos) else (shown, 1)
+        if not isinstance(exp, dict):
+            raise SuiteError(
+                "each experiment must be a mapping", path=pos[0], line=pos[1], key=f"experiments[{index}]"
+            )
+        if "id" not in exp:
+            raise SuiteError(
+                "experiment has no 'id'",
+                path=pos[0],
+                line=pos[1],
+                key=f"experiments[{index}]",
+                hint="give each experiment a stable id, e.g. id: byol_cifar10",
+            )
+        exp_id = str(exp["id"])
+        if exp_id in ids:
+            first = ids[exp_id]
+            raise SuiteError(
+                f"duplicate experiment id '{exp_id}' (first on line {first[1] if first else '?'})",
+                path=pos[0],
+                line=pos[1],
+                key=f"experiments[{index}].id",
+            )
+        ids[exp_id] = pos
+        for key in exp:
+            if key not in EXPERIMENT_FIELDS:
+                kpos = exp.position_of(key) if isinstance(exp, PosDict) else pos
+                raise SuiteError(
+                    f"unknown key '{key}'{did_you_mean(key, EXPERIMENT_FIELDS)}",
+                    path=kpos[0] if kpos else shown,
+                    line=kpos[1] if kpos else None,
+                    key=f"experiments[{exp_id}]",
+                    hint=f"allowed keys: {', '.join(sorted(EXPERIMENT_FIELDS))}",
+                )
+    for section in ("defaults",):
+        for key in raw.get(section, {}) or {}:
+            if key not in EXPERIMENT_FIELDS - {"id"}:
+                kpos = raw[section].position_of(key)
+                raise SuiteError(
+                    f"unknown key '{key}'{did_you_mean(key, EXPERIMENT_FIELDS)}",
+                    path=kpos[0] if kpos else shown,
+                    line=kpos[1] if kpos else None,
+                    key=section,
+                )
+    for pname, prof in (raw.get("profiles") or {}).items():
+        for key in (prof or {}).get("overrides", {}) or {}:
+            if key not in EXPERIMENT_FIELDS - {"id"}:
+                kpos = prof["overrides"].position_of(key)
+                raise SuiteError(
+                    f"unknown key '{key}'{did_you_mean(key, EXPERIMENT_FIELDS)}",
+                    path=kpos[0] if kpos else shown,
+                    line=kpos[1] if kpos else None,
+                    key=f"profiles.{pname}.overrides",
+                )
+    return Suite(path=p, file=file, raw=raw)

@@ -1,0 +1,138 @@
+"""Expand a suite into its plan: every experiment × grid point × seed becomes a :class:`Run` with a stable id.
+
+Run ids look like ``or_neurips24/smoke/byol_c10/so-gamma1e-06/seed0``; the results path drops the suite and
+profile (they name the results directory). The config hash covers everything that can move a number (the
+resolved experiment, suite id and version, seed) and nothing that cannot (data root, results directory).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from typing import Any
+
+from benchmark.errors import SuiteError
+from benchmark.results.provenance import config_hash
+from benchmark.suite.loader import ResolvedExperiment, Suite
+from benchmark.suite.schema import ExperimentConfig
+
+# Nominal training throughput (images/s, forward+backward per view) used only for `bench plan` estimates.
+# CPU numbers measured on this project's 2-core CI machine; GPU numbers are rough A100-class figures.
+NOMINAL_THROUGHPUT = {
+    ("cpu", "tiny"): 2500.0,
+    ("cpu", "resnet18", 16): 480.0,
+    ("cpu", "resnet18", 64): 33.0,
+    ("cuda", "resnet18"): 6000.0,
+    ("cuda", "resnet50"): 1200.0,
+    ("cuda", "tiny"): 50000.0,
+}
+
+KNOWN_TRAIN_SIZES = {
+    "cifar10": 50000,
+    "cifar100": 50000,
+    "stl10": 5000,
+    "imagenet": 1281167,
+    "imagenet100": 126689,
+    "digits": 1437,
+    "food101": 75750,
+    "flowers102": 1020,
+    "dtd": 1880,
+    "gtsrb": 26640,
+}
+
+
+@dataclass
+class Run:
+    """One unit of work: pretrain (unless epochs = 0), probe, record."""
+
+    suite: str
+    suite_version: int
+    profile: str
+    experiment_id: str
+    variant: str
+    seed: int
+    config: ExperimentConfig
+    resolved: ResolvedExperiment
+
+    @property
+    def path(self) -> str:
+        """Path of the run inside the results directory's ``runs/``."""
+        parts = [self.experiment_id] + ([self.variant] if self.variant else []) + [f"seed{self.seed}"]
+        return "/".join(parts)
+
+    @property
+    def run_id(self) -> str:
+        return f"{self.suite}/{self.profile}/{self.path}"
+
+    def hashed_config(self) -> dict[str, Any]:
+        return {
+            "suite": self.suite,
+            "suite_version": self.suite_version,
+            "experiment": self.config.model_dump(mode="json"),
+            "variant": self.variant,
+            "seed": self.seed,
+        }
+
+    @property
+    def config_hash(self) -> str:
+        return config_hash(self.hashed_config())
+
+
+@dataclass
+class Plan:
+    suite: Suite
+    profile: str
+    runs: list[Run]
+
+
+def make_plan(suite: Suite, profile: str | None = None, only: str | None = None) -> Plan:
+    """All runs of ``profile``; ``only`` is a glob (or substring) matched against run paths and experiment ids."""
+    profile = profile or suite.file.default_profile
+    runs: list[Run] = []
+    for res in suite.resolve(profile):
+        for seed in res.config.seeds:
+            runs.append(
+                Run(
+                    suite=suite.name,
+                    suite_version=suite.file.version,
+                    profile=profile,
+                    experiment_id=res.experiment_id,
+                    variant=res.variant.label,
+                    seed=seed,
+                    config=res.config,
+                    resolved=res,
+                )
+            )
+    if only:
+        pattern = only if any(c in only for c in "*?[") else f"*{only}*"
+        runs = [r for r in runs if fnmatch.fnmatch(r.path, pattern) or fnmatch.fnmatch(r.experiment_id, pattern)]
+        if not runs:
+            raise SuiteError(
+                f"--only '{only}' matches no run of profile '{profile}'",
+                path=str(suite.path),
+                hint="`bench plan SUITE --profile P` lists the run paths",
+            )
+    return Plan(suite=suite, profile=profile, runs=runs)
+
+
+def estimate(run: Run, device: str = "cuda") -> dict[str, Any]:
+    """Steps, images seen and a rough time estimate (hours) for one run."""
+    cfg = run.config
+    n = KNOWN_TRAIN_SIZES.get(cfg.data.dataset)
+    sub = cfg.data.train_subset
+    if sub is not None and n is not None:
+        if sub.per_class is not None:
+            n = None if cfg.data.dataset not in ("cifar10", "digits", "stl10", "cifar100") else n
+        if sub.fraction is not None and n is not None:
+            n = int(n * sub.fraction)
+        if sub.limit is not None:
+            n = min(n, sub.limit) if n is not None else sub.limit
+    gb = cfg.pretrain.global_batch_size
+    steps = None if n is None else (n // gb) * cfg.pretrain.epochs
+    if cfg.pretrain.max_steps is not None:
+        steps = cfg.pretrain.max_steps if steps is None else min(steps, cfg.pretrain.max_steps)
+    images = None if steps is None else steps * gb * 2
+    key_w = (device, cfg.backbone.name, cfg.backbone.width)
+    thr = NOMINAL_THROUGHPUT.get(key_w) or NOMINAL_THROUGHPUT.get((device, cfg.backbone.name))
+    hours = None if images is None or thr is None else images / thr / 3600 / max(1, cfg.pretrain.devices * cfg.pretrain.num_nodes)
+    return {"steps": steps, "images": images, "hours": hours}

@@ -1,0 +1,208 @@
+"""Safe YAML loading that remembers where every key came from (file and line).
+
+Only plain data is constructed (``yaml.SafeLoader``: no Python objects). Mappings are returned as
+:class:`PosDict`, a ``dict`` that also records the ``(file, line)`` of itself and of each key, so schema errors
+found after merging defaults, includes and profiles still point at the line that set the offending value.
+
+``include:`` (a path or list of paths, relative to the including file) pulls in other YAML files first; local keys
+win, and include cycles are errors (lm-evaluation-harness style).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmark.errors import SuiteError
+
+Pos = tuple[str, int]  # (file, 1-based line)
+
+
+class PosDict(dict):
+    """A dict that knows the position of itself (``pos``) and of each of its keys (``key_pos``)."""
+
+    def __init__(self, *args: Any, pos: Pos | None = None, key_pos: dict[str, Pos] | None = None, **kw: Any):
+        super().__init__(*args, **kw)
+        self.pos: Pos | None = pos
+        self.key_pos: dict[str, Pos] = dict(key_pos or {})
+
+    def position_of(self, key: str) -> Pos | None:
+        """Where ``key`` was set, falling back to where this mapping starts."""
+        return self.key_pos.get(key, self.pos)
+
+    def __deepcopy__(self, memo: dict) -> PosDict:
+        out = PosDict(pos=self.pos, key_pos=self.key_pos)
+        for k, v in self.items():
+            out[k] = copy.deepcopy(v, memo)
+        return out
+
+
+class PosList(list):
+    """A list that knows its own position and that of each item."""
+
+    def __init__(self, *args: Any, pos: Pos | None = None, item_pos: list[Pos] | None = None):
+        super().__init__(*args)
+        self.pos = pos
+        self.item_pos: list[Pos] = list(item_pos or [])
+
+    def __deepcopy__(self, memo: dict) -> PosList:
+        return PosList([copy.deepcopy(v, memo) for v in self], pos=self.pos, item_pos=self.item_pos)
+
+
+def _make_loader(filename: str) -> type[yaml.SafeLoader]:
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> PosDict:
+        loader.flatten_mapping(node)
+        out = PosDict(pos=(filename, node.start_mark.line + 1))
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise SuiteError(
+                    "mapping keys must be plain strings",
+                    path=filename,
+                    line=key_node.start_mark.line + 1,
+                    hint="quote the key",
+                )
+            key = str(key)
+            if key in out:
+                raise SuiteError(
+                    f"duplicate key '{key}' (first set on line {out.key_pos[key][1]})",
+                    path=filename,
+                    line=key_node.start_mark.line + 1,
+                    hint="remove one of the two; YAML would silently keep the last",
+                )
+            out[key] = loader.construct_object(value_node, deep=True)
+            out.key_pos[key] = (filename, key_node.start_mark.line + 1)
+        return out
+
+    def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> PosList:
+        items = [loader.construct_object(child, deep=True) for child in node.value]
+        return PosList(
+            items,
+            pos=(filename, node.start_mark.line + 1),
+            item_pos=[(filename, child.start_mark.line + 1) for child in node.value],
+        )
+
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, construct_sequence)
+    return _Loader
+
+
+def display_path(path: Path) -> str:
+    """A path as users typed it: relative to the working directory when possible."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse one YAML file safely into PosDict/PosList values; errors carry file:line."""
+    p = Path(path)
+    shown = display_path(p)
+    if not p.exists():
+        raise SuiteError("file not found", path=shown, hint="check the path (suites live in suites/)")
+    if p.is_dir():
+        raise SuiteError("is a directory, expected a YAML file", path=shown)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise SuiteError(f"not UTF-8 text ({exc.reason})", path=shown, hint="save the file as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_make_loader(shown))  # noqa: S506 - SafeLoader subclass
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        what = exc.problem or "invalid YAML"
+        if exc.context:
+            what = f"{exc.context}, {what}"
+        raise SuiteError(
+            f"invalid YAML: {what}",
+            path=shown,
+            line=line,
+            hint="check indentation, colons and quoting around this line",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"invalid YAML: {exc}", path=shown) from None
+    return data
+
+
+def deep_merge(base: Any, override: Any) -> Any:
+    """Recursively merge ``override`` into a copy of ``base`` (mappings merge, everything else replaces).
+
+    Positions follow the winning value, so errors point at the line that set it. A mapping value with the key
+    ``_replace: true`` replaces instead of merging, and so does one that names a different component (a different
+    ``name``); a ``data`` block that switches ``dataset`` drops the old dataset's ``params``.
+    """
+    if isinstance(base, dict) and isinstance(override, dict):
+        if override.get("_replace") is True:
+            out = copy.deepcopy(override)
+            out.pop("_replace")
+            if isinstance(out, PosDict):
+                out.key_pos.pop("_replace", None)
+            return out
+        if _switches_component(base, override):
+            return copy.deepcopy(override)
+        out = copy.deepcopy(base) if isinstance(base, PosDict) else PosDict(copy.deepcopy(base))
+        if "dataset" in override and override["dataset"] != base.get("dataset"):
+            out.pop("params", None)
+        if isinstance(override, PosDict) and out.pos is None:
+            out.pos = override.pos
+        for key, value in override.items():
+            out[key] = deep_merge(out[key], value) if key in out else copy.deepcopy(value)
+            if isinstance(override, PosDict) and key in override.key_pos:
+                out.key_pos[key] = override.key_pos[key]
+        return out
+    return copy.deepcopy(override)
+
+
+def _switches_component(base: dict, override: dict) -> bool:
+    """An override naming a different component (``name``) replaces the block: old parameters never leak."""
+    return "name" in override and "name" in base and override["name"] != base["name"]
+
+
+def load_with_includes(path: str | Path, _stack: tuple[Path, ...] = ()) -> PosDict:
+    """Load a YAML mapping, resolving ``include:`` files first (local keys win; cycles are errors)."""
+    p = Path(path).resolve()
+    if p in _stack:
+        chain = " -> ".join(display_path(x) for x in (*_stack, p))
+        raise SuiteError(f"include cycle: {chain}", path=display_path(_stack[-1]), hint="remove one include")
+    data = load_yaml(p)
+    if data is None:
+        raise SuiteError("file is empty", path=display_path(p), hint="a suite needs at least 'suite' and 'experiments'")
+    if not isinstance(data, dict):
+        raise SuiteError(
+            f"top level must be a mapping, got {type(data).__name__}",
+            path=display_path(p),
+            line=1,
+            hint="start the file with 'suite: <name>'",
+        )
+    includes = data.pop("include", None)
+    if includes is None:
+        return data
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise SuiteError(
+            "'include' must be a path or a list of paths",
+            path=display_path(p),
+            line=data.key_pos.get("include", data.pos or ("", 1))[1],
+        )
+    merged: Any = PosDict(pos=data.pos)
+    for inc in includes:
+        inc_path = (p.parent / inc).resolve()
+        if not inc_path.exists():
+            raise SuiteError(
+                f"included file '{inc}' not found (looked for {display_path(inc_path)})",
+                path=display_path(p),
+                line=data.pos[1] if data.pos else None,
+                key="include",
+                hint="include paths are relative to the including file",
+            )
+        merged = deep_merge(merged, load_with_includes(inc_path, (*_stack, p)))
+    return deep_merge(merged, data)

@@ -1,0 +1,36 @@
+"""Shared fixtures: the repository root, the shared/ folder beside the checkout (optional), small suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = (REPO / ".." / "shared").resolve()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def cifar_subset() -> Path:
+    """The real CIFAR-10 subset npz, or a skip saying where it was looked for."""
+    path = SHARED / "datasets" / "cifar10_subset.npz"
+    if not path.exists():
+        pytest.skip(f"real CIFAR-10 subset not found at {path} (optional; shipped beside the checkout in ../shared)")
+    return path
+
+
+@pytest.fixture
+def write_suite(tmp_path: Path):
+    """Write a suite YAML into tmp_path and return its path."""
+
+    def _write(text: str, name: str = "s.yaml") -> Path:
+        p = tmp_path / name
+        p.write_text(text)
+        return p
+
+    return _write
