@@ -64,7 +64,7 @@ def subset_indices(labels: np.ndarray, sub: SubsetConfig | None) -> np.ndarray:
     if sub is None:
         return idx
     if sub.per_class is not None or sub.offset:
-        idx = per_class_subset(labels, sub.per_class or len(labels), offset=sub.offset)
+        idx = per_class_subset(labels, sub.per_class or len(labels), offset=sub.offset, strict=sub.per_class is not None)
     if sub.fraction is not None:
         idx = idx[stratified_fraction(labels[idx], sub.fraction, seed=sub.seed)]
     if sub.long_tail is not None:
@@ -398,9 +398,12 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
     records: list[dict[str, Any]] = []
     with store.lock():
+        from benchmark.suite.validate import check_baselines_file
+
+        baselines = check_baselines_file(plan.suite)
         atomic_write_text(store.root / "suite.json", json.dumps(
-            {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path),
-             "version": plan.suite.file.version}, indent=2))
+            {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path.resolve()),
+             "version": plan.suite.file.version, "baselines": str(baselines) if baselines else None}, indent=2))
         total = len(plan.runs)
         for i, run in enumerate(plan.runs, 1):
             prefix = f"[{i}/{total}] {run.run_id}"

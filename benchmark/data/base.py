@@ -119,9 +119,7 @@ def to_nhwc_rgb(images: np.ndarray, *, what: str = "images") -> np.ndarray:
         if arr.shape[1] in (1, 3):
             arr = arr.transpose(0, 2, 3, 1)
         else:
-            raise DataError(
-                f"{what} must be (N, H, W, C) or (N, C, H, W) with C in {{1, 3}}, got shape {arr.shape}"
-            )
+            raise DataError(f"{what} must be (N, H, W, C) or (N, C, H, W) with C in {{1, 3}}, got shape {arr.shape}")
     if arr.shape[-1] == 1:
         arr = np.repeat(arr, 3, axis=-1)
     return np.ascontiguousarray(arr)

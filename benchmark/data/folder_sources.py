@@ -157,7 +157,9 @@ class ImageNet(DataSource):
 
     def load(self, params: ImageNetParams, *, data_root: Path, download: bool) -> Any:
         root, classes = self._classes(params, data_root)
-        return _splits(self.name, root, params, classes, f"ImageFolder {root / params.train_dir} / {root / params.val_dir}")
+        return _splits(
+            self.name, root, params, classes, f"ImageFolder {root / params.train_dir} / {root / params.val_dir}"
+        )
 
 
 class ImageNet100Params(SourceParams):

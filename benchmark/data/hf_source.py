@@ -58,7 +58,9 @@ def _hf_offline() -> Iterator[None]:
     import datasets.config as dconfig
     import huggingface_hub.constants as hconst
 
-    saved = {name: getattr(dconfig, name) for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") if hasattr(dconfig, name)}
+    saved = {
+        name: getattr(dconfig, name) for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE") if hasattr(dconfig, name)
+    }
     saved_hub = hconst.HF_HUB_OFFLINE
     try:
         for name in saved:

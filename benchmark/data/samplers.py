@@ -10,6 +10,13 @@ is not published (§2.2), so :class:`KClassBatchSampler` implements the referenc
   unseen images (successive sampling, ``numpy.random.Generator.choice``);
 - split the batch size B as evenly as possible over the K classes (random remainder); when a class runs out, top the
   batch up from the other chosen classes;
+- suite addition (``split="auto"``, the default): the even split leaves every class with a remainder smaller than one
+  share (B/K) that no later batch can use, e.g. 9.6 % of ImageNet-1k per epoch at B = 4096, K = 8 (1300 = 2 · 512 +
+  276). The ``"finish"`` split lets a class that would be left with less than one share give all its images when the
+  batch can absorb them (the others shrink to no less than half a share), which cuts that loss to about 1.4 %
+  (measured on 1000 classes x 1300 images, seed 0: 124,448 → 17,952 images dropped). ``"auto"`` plans the epoch
+  with both rules and keeps the plan that uses more images (ties: ``"even"``), so the batches still hold exactly K
+  classes and B images; :attr:`~KClassBatchSampler.split_used` records which rule each epoch used;
 - stop when fewer than K classes have images left (or no K classes can fill a batch); the images left over are
   counted in :attr:`~KClassBatchSampler.dropped_last_epoch` (and yielded as extra batches with ``drop_last=False``).
 
@@ -25,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch.utils.data
@@ -111,10 +118,14 @@ class KClassBatchSampler(_EpochBatchSampler):
         seed: Base seed; the plan of an epoch depends only on ``(seed, epoch)``.
         drop_last: Drop the images that cannot form a full K-class batch at the end of the epoch (default). With
             ``False`` they are yielded as extra batches of at most B images, which do not have exactly K classes.
+        split: How B is divided over the K chosen classes: ``"even"`` (the reference's rule), ``"finish"`` (even, but
+            classes that would be left with a useless remainder are finished) or ``"auto"`` (plan both, keep the one
+            dropping fewer images). See the module docstring.
 
     Raises:
         ValueError: ``k < 1``, ``batch_size < k``, ``k`` larger than the number of classes, fewer images than one
-            batch, or labels that are not a 1-D integer array.
+            batch (also: the K largest classes together hold fewer than B images), an unknown ``split``, or labels
+            that are not a 1-D integer array.
 
     Example::
 
@@ -133,9 +144,15 @@ class KClassBatchSampler(_EpochBatchSampler):
         k: int,
         seed: int,
         drop_last: bool = True,
+        split: Literal["auto", "even", "finish"] = "auto",
     ) -> None:
         super().__init__(batch_size=batch_size, seed=seed, drop_last=drop_last)
         self.k = _check_int("k (classes per batch)", k, minimum=1)
+        if split not in ("auto", "even", "finish"):
+            raise ValueError(f"split must be 'auto', 'even' or 'finish', got {split!r}")
+        self.split = split
+        #: The split rule of the most recently planned epoch (``"even"`` or ``"finish"``).
+        self.split_used: str | None = None
         arr = np.asarray(labels)
         if arr.ndim != 1 or (arr.size and not np.issubdtype(arr.dtype, np.integer)):
             raise ValueError(f"labels must be a 1-D integer array, got shape {arr.shape} and dtype {arr.dtype}")
@@ -155,26 +172,65 @@ class KClassBatchSampler(_EpochBatchSampler):
             )
         if self.labels.size < self.batch_size:
             raise ValueError(f"only {self.labels.size} images, fewer than one batch of {self.batch_size}")
+        largest = int(np.sort(self.class_counts)[-self.k :].sum())
+        if largest < self.batch_size:
+            raise ValueError(
+                f"the {self.k} largest classes hold {largest} images, fewer than batch_size={self.batch_size}: "
+                "no batch with exactly k classes exists; raise k or lower batch_size"
+            )
 
-    def _split(self, chosen_remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Images to take from each chosen class: B split as evenly as possible, topped up where a class runs out."""
-        k, b = self.k, self.batch_size
-        quota = np.full(k, b // k, dtype=np.int64)
-        quota[rng.choice(k, size=b % k, replace=False)] += 1
-        take = np.minimum(quota, chosen_remaining)
-        short = b - int(take.sum())
-        while short > 0:  # water-filling over the chosen classes that still have images
-            spare = chosen_remaining - take
-            cand = np.flatnonzero(spare > 0)
+    @staticmethod
+    def _fill(budget: int, cap: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Split ``budget`` over ``len(cap)`` classes as evenly as possible (random remainder), each capped by ``cap``;
+        what a capped class cannot take goes to the others (water-filling). The sum is < budget only if all are capped."""
+        take = np.zeros(cap.size, dtype=np.int64)
+        short = int(budget)
+        while short > 0:
+            cand = np.flatnonzero(take < cap)
+            if cand.size == 0:
+                break
             share = np.full(cand.size, short // cand.size, dtype=np.int64)
             share[rng.choice(cand.size, size=short % cand.size, replace=False)] += 1
-            add = np.minimum(share, spare[cand])
+            add = np.minimum(share, cap[cand] - take[cand])
             take[cand] += add
             short -= int(add.sum())
         return take
 
+    def _split_even(self, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """B split as evenly as possible over the chosen classes, topped up by the others where one runs out."""
+        return self._fill(self.batch_size, remaining, rng)
+
+    def _split_finish(self, remaining: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Like the even split, but a class left with less than one share (B/K) after its share gives all its images
+        when the batch can absorb them, the other classes keeping at least half a share each."""
+        k, b = self.k, self.batch_size
+        share = b / k
+        finish = np.zeros(k, dtype=bool)
+        budget = b
+        for i in rng.permutation(k).tolist():
+            r = int(remaining[i])
+            if r < 2 * share:  # an even share would leave a remainder (< one share) no later batch can use
+                others = k - int(finish.sum()) - 1
+                if budget - r >= others * max(1.0, share / 2):
+                    finish[i] = True
+                    budget -= r
+        take = np.where(finish, remaining, 0).astype(np.int64)
+        rest = np.flatnonzero(~finish)
+        take[rest] = self._fill(budget, remaining[rest], rng)
+        return take if int(take.sum()) == b else self._split_even(remaining, rng)
+
     def _make_plan(self, epoch: int) -> tuple[list[np.ndarray], np.ndarray]:
-        rng = self._rng(epoch)
+        rules = ("even", "finish") if self.split == "auto" else (self.split,)
+        plans = [
+            self._plan_with(rule, np.random.default_rng(np.random.SeedSequence([self.seed, epoch, i])))
+            for i, rule in enumerate(rules)
+        ]
+        best = min(range(len(plans)), key=lambda i: (plans[i][1].size, i))
+        self.split_used = rules[best]
+        return plans[best]
+
+    def _plan_with(self, rule: str, rng: np.random.Generator) -> tuple[list[np.ndarray], np.ndarray]:
+        split = self._split_even if rule == "even" else self._split_finish
         queues = [rng.permutation(m) for m in self._members]
         remaining = self.class_counts.copy()
         pos = np.zeros_like(remaining)
@@ -194,18 +250,22 @@ class KClassBatchSampler(_EpochBatchSampler):
                     break
             else:  # rare, only near the end of an epoch: take the K fullest classes
                 chosen = active[np.argsort(-rem, kind="stable")[:k]]
-            take = self._split(remaining[chosen], rng)
-            parts = [queues[c][pos[c] : pos[c] + t] for c, t in zip(chosen.tolist(), take.tolist())]
+            take = split(remaining[chosen], rng)
+            parts = [queues[c][pos[c] : pos[c] + t] for c, t in zip(chosen.tolist(), take.tolist(), strict=True)]
             pos[chosen] += take
             remaining[chosen] -= take
             batches.append(rng.permutation(np.concatenate(parts)))
-        leftover = np.concatenate([q[p:] for q, p in zip(queues, pos.tolist())]) if queues else np.empty(0, np.int64)
+        leftover = (
+            np.concatenate([q[p:] for q, p in zip(queues, pos.tolist(), strict=True)])
+            if queues
+            else np.empty(0, np.int64)
+        )
         return batches, rng.permutation(leftover).astype(np.int64)
 
     def __repr__(self) -> str:
         return (
             f"KClassBatchSampler(n={self.labels.size}, classes={len(self.class_ids)}, batch_size={self.batch_size}, "
-            f"k={self.k}, seed={self.seed}, drop_last={self.drop_last})"
+            f"k={self.k}, seed={self.seed}, drop_last={self.drop_last}, split={self.split!r})"
         )
 
 
@@ -253,9 +313,7 @@ class ShardedBatchSampler(torch.utils.data.Sampler[list[int]]):
         if self.rank >= self.world_size:
             raise ValueError(f"rank {self.rank} out of range for world_size {self.world_size}")
         if parent.batch_size % self.world_size:
-            raise ValueError(
-                f"global batch_size {parent.batch_size} is not divisible by world_size {self.world_size}"
-            )
+            raise ValueError(f"global batch_size {parent.batch_size} is not divisible by world_size {self.world_size}")
         if not parent.drop_last:
             raise ValueError("sharding needs drop_last=True so that every global batch splits evenly across ranks")
         self.parent = parent

@@ -78,7 +78,7 @@ def per_class_subset(
     rng = None if seed is None else _rng(seed)
     classes, members = _class_members(labels)
     out = []
-    for c, idx in zip(classes.tolist(), members):
+    for c, idx in zip(classes.tolist(), members, strict=True):
         if strict and idx.size < offset + n_per_class:
             raise DataError(
                 f"class {c} has {idx.size} images, fewer than offset {offset} + {n_per_class} per class",
@@ -112,13 +112,11 @@ def stratified_fraction(labels: Sequence[int] | np.ndarray, fraction: float, see
     rng = _rng(seed)
     _, members = _class_members(labels)
     counts = _per_class_counts(np.asarray([m.size for m in members]), fraction, keep_one=True)
-    picked = [rng.choice(m, size=n, replace=False) for m, n in zip(members, counts.tolist())]
+    picked = [rng.choice(m, size=n, replace=False) for m, n in zip(members, counts.tolist(), strict=True)]
     return np.sort(np.concatenate(picked)) if picked else np.empty(0, np.int64)
 
 
-def carve_validation(
-    labels: Sequence[int] | np.ndarray, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
+def carve_validation(labels: Sequence[int] | np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Stratified train/validation split of a training set: ``(train_idx, val_idx)``, disjoint, covering all indices.
 
     Each class with at least two images gives ``round(fraction · n_c)`` images (at least one, at most n_c − 1) to
@@ -138,7 +136,11 @@ def carve_validation(
         perm = rng.permutation(m)
         val.append(perm[:n_val])
         train.append(perm[n_val:])
-    cat = (lambda parts: np.sort(np.concatenate(parts)).astype(np.int64)) if members else (lambda _: np.empty(0, np.int64))
+    cat = (
+        (lambda parts: np.sort(np.concatenate(parts)).astype(np.int64))
+        if members
+        else (lambda _: np.empty(0, np.int64))
+    )
     return cat(train), cat(val)
 
 
@@ -234,7 +236,7 @@ def long_tailed_indices(
         raise ValueError(f"order must be 'descending' or 'ascending', got {order!r}")
     rng = None if seed is None else _rng(seed)
     out = []
-    for m, n in zip(members, sizes.tolist()):
+    for m, n in zip(members, sizes.tolist(), strict=True):
         m = rng.permutation(m) if rng is not None else m
         out.append(m[: min(n, m.size)])
     return np.sort(np.concatenate(out))

@@ -136,7 +136,15 @@ class Cifar10(_Cifar):
     description = "CIFAR-10 via torchvision (50k train / 10k test, 32x32, 10 classes)"
     tv_name = "CIFAR10"
     folder = "cifar-10-batches-py"
-    files = ("data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5", "test_batch", "batches.meta")
+    files = (
+        "data_batch_1",
+        "data_batch_2",
+        "data_batch_3",
+        "data_batch_4",
+        "data_batch_5",
+        "test_batch",
+        "batches.meta",
+    )
     archive_url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 
 
@@ -185,9 +193,10 @@ class Stl10(DataSource):
 
     def check(self, params: Stl10Params, *, data_root: Path) -> None:
         root = resolve(data_root, params.path)
+        files = [*self.files, *(["fold_indices.txt"] if params.folds is not None else [])]
         require_paths(
             self.name,
-            [root / self.folder / f for f in self.files],
+            [root / self.folder / f for f in files],
             hint=download_hint(root, what="STL-10 (2.6 GB)", manual=self._manual(root)),
         )
 

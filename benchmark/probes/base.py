@@ -148,7 +148,9 @@ def topk_accuracy(logits_or_scores: Tensor, y: Tensor, ks: Sequence[int] = (1, 5
         DataError: empty input or mismatched shapes.
     """
     if logits_or_scores.ndim != 2 or y.ndim != 1 or logits_or_scores.shape[0] != y.shape[0]:
-        raise DataError(f"scores (N, C) and labels (N,) do not match: {tuple(logits_or_scores.shape)} / {tuple(y.shape)}")
+        raise DataError(
+            f"scores (N, C) and labels (N,) do not match: {tuple(logits_or_scores.shape)} / {tuple(y.shape)}"
+        )
     n = y.shape[0]
     if n == 0:
         raise DataError("cannot compute an accuracy on zero samples")

@@ -74,4 +74,9 @@ class KNNProbe:
             for kk, c in topk_correct_from_ranking(ranking, test_y[start : start + p.chunk_size], (1, 5)).items():
                 correct[kk] += c
         n = test_x.shape[0]
-        return {"top1": 100.0 * correct[1] / n, "top5": 100.0 * correct[5] / n, "k": float(k), "temperature": p.temperature}
+        return {
+            "top1": 100.0 * correct[1] / n,
+            "top5": 100.0 * correct[5] / n,
+            "k": float(k),
+            "temperature": p.temperature,
+        }

@@ -10,19 +10,24 @@ can under-rate some of them (``frameworks.md`` §5 pitfall 5): override per expe
 Suite protocol choice: the classifier is trained on CACHED features of un-augmented images (no RandomResizedCrop /
 flip per epoch), as SFRIK's ``logistic_regression.py`` does; frozen-backbone probes on cached features are standard
 for cost. It is an *offline* probe: numbers reported from an online probe (solo-learn's CIFAR README, pitfall 8)
-are not the same protocol. Training uses no ``DataLoader`` and no autograd: one seeded permutation per epoch, the softmax
-cross-entropy gradient in closed form (``(softmax - onehot) / B``) and the update rule of ``torch.optim.SGD``
-(dampening 0; weight decay added to the gradient of weight and bias, as for an ``nn.Linear`` head) written out in a
-few in-place ops, which halves the per-step cost of ``optimizer.step()`` (tests check parity with ``torch.optim.SGD``
-+ ``MultiStepLR``/``CosineAnnealingLR``). The learning rate changes once per epoch. Test accuracy is measured after every epoch; papers report the max over epochs (Lightly
-``BenchmarkModule``/``linear_eval.py``, SFRIK ``best_acc1``), which selects on the test set, so both the max and the
-last-epoch numbers are returned and ``report`` chooses which one is ``top1``/``top5``.
+are not the same protocol.
+
+Implementation: no ``DataLoader`` and no autograd. One seeded permutation per epoch; the softmax cross-entropy
+gradient in closed form (``(softmax - onehot) / B``); the update rule of ``torch.optim.SGD`` (dampening 0, weight
+decay added to the gradient of weight and bias, as for an ``nn.Linear`` head) written out in a few in-place ops,
+which avoids ``optimizer.step()``'s per-call overhead; tests check parity with ``torch.optim.SGD`` +
+``MultiStepLR``/``CosineAnnealingLR``. The learning rate changes once per epoch. Test accuracy is measured after every
+epoch; papers report the max over epochs (Lightly ``BenchmarkModule``/``linear_eval.py``, SFRIK ``best_acc1``), which
+selects on the test set, so both the max and the last-epoch numbers are returned and ``report`` chooses which one is
+``top1``/``top5``.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import math
+from collections.abc import Iterator
 from typing import Any, Literal
 
 import torch
@@ -32,7 +37,14 @@ from tqdm.auto import tqdm
 
 from benchmark.errors import RunFailure
 from benchmark.probes import PROBES
-from benchmark.probes.base import FeatureSet, Normalization, ProbeParams, coerce_params, normalize_features, topk_correct
+from benchmark.probes.base import (
+    FeatureSet,
+    Normalization,
+    ProbeParams,
+    coerce_params,
+    normalize_features,
+    topk_correct,
+)
 
 #: Weights ~ N(0, 0.01²), bias 0: the head initialisation of SFRIK's / Barlow Twins' ``evaluate.py``
 #: (``sfrik_iclr23.md`` §7 "weights N(0, 0.01), bias 0"). The problem is convex, so the init barely matters.
@@ -40,6 +52,26 @@ INIT_STD = 0.01
 
 #: Test-set chunk (rows) for the per-epoch evaluation matmul; bounds memory at ~chunk × C floats.
 EVAL_CHUNK = 8192
+
+#: Below this many multiply-adds per step (batch × D × C; CIFAR: 256 × 512 × 10 ≈ 1.3 M) the CPU loop runs on one
+#: intra-op thread: the per-step tensors are too small to gain from threads, and on a shared/oversubscribed machine
+#: OpenMP spin-waits made 2 threads 5-15× slower than 1 (measured: 20 epochs on 50,000 × 512 took 20-75 s with 2
+#: threads vs 4.4 s with 1 under a load of 3.5 on 2 cores). The previous thread count is restored afterwards.
+SINGLE_THREAD_MACS = 1 << 24
+
+
+@contextlib.contextmanager
+def _cpu_threads(n: int | None) -> Iterator[None]:
+    """Temporarily ``torch.set_num_threads(n)`` (no-op for ``None``)."""
+    if n is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 class LinearProbeParams(ProbeParams):
@@ -167,15 +199,46 @@ class LinearProbe:
         p = self.params
         train_x, test_x = normalize_features(features.train_x, features.test_x, p.normalize)
         train_y, test_y = features.train_y.to(train_x.device), features.test_y.to(test_x.device)
-        n, dim = train_x.shape
-        device = train_x.device
+        dim = train_x.shape[1]
         gen = torch.Generator().manual_seed(int(seed))
-        weight = (torch.randn(features.num_classes, dim, generator=gen) * INIT_STD).to(device)
-        bias = torch.zeros(features.num_classes, device=device)
+        weight = (torch.randn(features.num_classes, dim, generator=gen) * INIT_STD).to(train_x.device)
+        bias = torch.zeros(features.num_classes, device=train_x.device)
+        small = train_x.device.type == "cpu" and p.batch_size * dim * features.num_classes < SINGLE_THREAD_MACS
+        with _cpu_threads(1 if small else None):
+            self.history_ = self._train(train_x, train_y, test_x, test_y, weight, bias, gen, progress)
+        self.weight_, self.bias_ = weight.cpu(), bias.cpu()
+
+        top1s = [h["top1"] for h in self.history_]
+        best = max(range(len(top1s)), key=lambda i: (top1s[i], -i))
+        out = {
+            "top1_max": top1s[best],
+            "top5_max": max(h["top5"] for h in self.history_),
+            "top1_last": self.history_[-1]["top1"],
+            "top5_last": self.history_[-1]["top5"],
+            "best_epoch": float(best + 1),
+            "epochs": float(p.epochs),
+        }
+        out["top1"] = out[f"top1_{p.report}"]
+        out["top5"] = out[f"top5_{p.report}"]
+        return out
+
+    def _train(
+        self,
+        train_x: Tensor,
+        train_y: Tensor,
+        test_x: Tensor,
+        test_y: Tensor,
+        weight: Tensor,
+        bias: Tensor,
+        gen: torch.Generator,
+        progress: bool,
+    ) -> list[dict[str, float]]:
+        """SGD epochs updating ``weight``/``bias`` in place; the per-epoch history."""
+        p = self.params
+        n, device = train_x.shape[0], train_x.device
         buf_w, buf_b = torch.zeros_like(weight), torch.zeros_like(bias)
         sgd = {"momentum": p.momentum, "nesterov": p.nesterov, "weight_decay": p.weight_decay}
-
-        self.history_ = []
+        history: list[dict[str, float]] = []
         for epoch in tqdm(range(p.epochs), desc="linear probe", disable=not progress, leave=False):
             lr = lr_at_epoch(p, epoch)
             perm = torch.randperm(n, generator=gen).to(device)
@@ -192,23 +255,9 @@ class LinearProbe:
             if not math.isfinite(train_loss):
                 raise RunFailure(
                     f"linear probe training loss is {train_loss} (lr {lr}); lower the probe lr or normalise features",
-                    kind="divergence",
+                    kind="diverged",
                     step=epoch + 1,
                 )
             top1, top5 = _test_accuracy(test_x, test_y, weight, bias)
-            self.history_.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "top1": top1, "top5": top5})
-
-        self.weight_, self.bias_ = weight.cpu(), bias.cpu()
-        top1s = [h["top1"] for h in self.history_]
-        best = max(range(len(top1s)), key=lambda i: (top1s[i], -i))
-        out = {
-            "top1_max": top1s[best],
-            "top5_max": max(h["top5"] for h in self.history_),
-            "top1_last": self.history_[-1]["top1"],
-            "top5_last": self.history_[-1]["top5"],
-            "best_epoch": float(best + 1),
-            "epochs": float(p.epochs),
-        }
-        out["top1"] = out[f"top1_{p.report}"]
-        out["top5"] = out[f"top5_{p.report}"]
-        return out
+            history.append({"epoch": epoch + 1, "lr": lr, "train_loss": train_loss, "top1": top1, "top5": top5})
+        return history

@@ -20,7 +20,8 @@ seeds it with ``srand(seed)`` (glibc) before each fit. Differences from VISSL: n
 selection by top-1 on one held-out split (VISSL: per-class 3-fold average precision for VOC07 mAP). LIBLINEAR has no
 ``max_iter`` option in its Python API; ``eps`` is its stopping tolerance (``None`` = LIBLINEAR's default per solver:
 0.01 primal, 0.1 dual). Decision values come from the fitted weights (one matmul), which also gives top-5.
-Memory: LIBLINEAR copies the features as (index, double) nodes, 16 bytes per non-zero value.
+Memory: LIBLINEAR copies the features as (index, double) nodes, 16 bytes per non-zero value. ``n_jobs > 1`` fits
+the grid points in threads (ctypes releases the GIL during LIBLINEAR's ``train``; results are identical).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from benchmark.errors import ResultsError
@@ -11,10 +12,14 @@ from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
 
 
-def find_baselines(records: list[dict], search: list[Path]) -> dict[str, BaselineFile]:
-    """Load ``<dir>/<suite>.yaml`` for each suite seen in the records, from the first directory that has it."""
+def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, Path] | None = None) -> dict[str, BaselineFile]:
+    """Baselines per suite seen in the records: the file the run used (``suite.json``), else ``<dir>/<suite>.yaml``
+    from the first directory that has it."""
     out: dict[str, BaselineFile] = {}
-    for suite in sorted({r.get("suite") for r in records if r.get("suite")}):
+    for suite, path in (explicit or {}).items():
+        if path.exists():
+            out[suite] = load_baselines(path)
+    for suite in sorted({r.get("suite") for r in records if r.get("suite")} - set(out)):
         for d in search:
             p = d / f"{suite}.yaml"
             if p.exists():
@@ -30,7 +35,13 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None) -> 
     if not records:
         raise ResultsError(f"no run records under {results_dir}/runs", hint="run `bench run SUITE` first")
     default_dirs = [Path.cwd() / "baselines", Path(__file__).resolve().parents[2] / "baselines"]
-    baselines = find_baselines(records, (baselines_dirs or []) + default_dirs)
+    explicit: dict[str, Path] = {}
+    meta = Path(results_dir) / "suite.json"
+    if meta.exists():
+        info = json.loads(meta.read_text())
+        if info.get("baselines"):
+            explicit[info["suite"]] = Path(info["baselines"])
+    baselines = find_baselines(records, (baselines_dirs or []) + default_dirs, explicit)
     rows = build_rows(records, baselines)
     suites = sorted({r.get("suite", "?") for r in records})
     title = "Reproduction report: " + ", ".join(suites)

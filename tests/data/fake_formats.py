@@ -56,16 +56,35 @@ def write_cifar10(root: Path, *, n_per_batch: int = 6, n_test: int = 5, seed: in
     for b in range(1, 6):
         x = images(n_per_batch, 32, seed + b)
         y = balanced_labels(n_per_batch, 10, seed + b)
-        _dump(folder / f"data_batch_{b}", {"batch_label": f"training batch {b} of 5", "labels": y.tolist(),
-                                          "data": _cifar_rows(x), "filenames": [f"{i}.png" for i in range(len(y))]})
+        _dump(
+            folder / f"data_batch_{b}",
+            {
+                "batch_label": f"training batch {b} of 5",
+                "labels": y.tolist(),
+                "data": _cifar_rows(x),
+                "filenames": [f"{i}.png" for i in range(len(y))],
+            },
+        )
         train_x.append(x)
         train_y.append(y)
     tx, ty = images(n_test, 32, seed + 99), balanced_labels(n_test, 10, seed + 99)
-    _dump(folder / "test_batch", {"batch_label": "testing batch 1 of 1", "labels": ty.tolist(), "data": _cifar_rows(tx),
-                                  "filenames": [f"{i}.png" for i in range(len(ty))]})
+    _dump(
+        folder / "test_batch",
+        {
+            "batch_label": "testing batch 1 of 1",
+            "labels": ty.tolist(),
+            "data": _cifar_rows(tx),
+            "filenames": [f"{i}.png" for i in range(len(ty))],
+        },
+    )
     _dump(folder / "batches.meta", {"num_cases_per_batch": n_per_batch, "label_names": names, "num_vis": 3072})
-    return {"x_train": np.concatenate(train_x), "y_train": np.concatenate(train_y), "x_test": tx, "y_test": ty,
-            "classes": names}
+    return {
+        "x_train": np.concatenate(train_x),
+        "y_train": np.concatenate(train_y),
+        "x_test": tx,
+        "y_test": ty,
+        "classes": names,
+    }
 
 
 def write_cifar100(root: Path, *, n_train: int = 120, n_test: int = 100, seed: int = 0) -> dict:
@@ -77,8 +96,16 @@ def write_cifar100(root: Path, *, n_train: int = 120, n_test: int = 100, seed: i
     out = {"classes": fine}
     for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
         x, y = images(n, 32, s), balanced_labels(n, 100, s)
-        _dump(folder / split, {"filenames": [f"{i}.png" for i in range(n)], "batch_label": f"{split} batch",
-                               "fine_labels": y.tolist(), "coarse_labels": (y // 5).tolist(), "data": _cifar_rows(x)})
+        _dump(
+            folder / split,
+            {
+                "filenames": [f"{i}.png" for i in range(n)],
+                "batch_label": f"{split} batch",
+                "fine_labels": y.tolist(),
+                "coarse_labels": (y // 5).tolist(),
+                "data": _cifar_rows(x),
+            },
+        )
         out[f"x_{split}"], out[f"y_{split}"] = x, y
     _dump(folder / "meta", {"fine_label_names": fine, "coarse_label_names": coarse})
     return out
@@ -124,8 +151,9 @@ def write_image_folder(folder: Path, classes: list[str], per_class: int, *, size
     return {"x": np.concatenate(xs), "y": np.asarray(ys), "paths": paths, "classes": sorted(classes)}
 
 
-def write_hf_disk(folder: Path, *, n_train: int = 9, n_test: int = 6, size: int = 8, image_key: str = "img",
-                  seed: int = 0) -> dict:
+def write_hf_disk(
+    folder: Path, *, n_train: int = 9, n_test: int = 6, size: int = 8, image_key: str = "img", seed: int = 0
+) -> dict:
     """A ``DatasetDict`` with an ``Image`` column and a ``ClassLabel`` saved with ``save_to_disk``."""
     import datasets
 
@@ -143,8 +171,17 @@ def write_hf_disk(folder: Path, *, n_train: int = 9, n_test: int = 6, size: int 
     return out
 
 
-def write_npz(path: Path, *, n_train: int = 20, n_test: int = 10, size: int = 8, num_classes: int = 4,
-              layout: str = "NHWC", seed: int = 0, **overrides: np.ndarray) -> dict:
+def write_npz(
+    path: Path,
+    *,
+    n_train: int = 20,
+    n_test: int = 10,
+    size: int = 8,
+    num_classes: int = 4,
+    layout: str = "NHWC",
+    seed: int = 0,
+    **overrides: np.ndarray,
+) -> dict:
     """An npz with x_train/y_train/x_test/y_test (``layout`` NHWC, NCHW or NHW), overridable per key."""
     arrays = {
         "x_train": images(n_train, size, seed),
@@ -238,9 +275,11 @@ def write_gtsrb(root: Path, *, seed: int = 0) -> dict:
 
 def write_inat2018(root: Path, *, seed: int = 0, image_dir: str = "2018") -> dict:
     """``root/<image_dir>/<super>/<cat>/*.jpg`` + official-style ``train2018.json`` / ``val2018.json``."""
-    cats = [{"id": 0, "name": "Aves sp0", "supercategory": "Aves"},
-            {"id": 1, "name": "Plantae sp1", "supercategory": "Plantae"},
-            {"id": 2, "name": "Plantae sp2", "supercategory": "Plantae"}]
+    cats = [
+        {"id": 0, "name": "Aves sp0", "supercategory": "Aves"},
+        {"id": 1, "name": "Plantae sp1", "supercategory": "Plantae"},
+        {"id": 2, "name": "Plantae sp2", "supercategory": "Plantae"},
+    ]
     split_cats = {"train2018.json": [0, 0, 1, 2, 2, 2], "val2018.json": [2, 0, 1]}
     img_id = 0
     for fname, labels in split_cats.items():
@@ -253,8 +292,11 @@ def write_inat2018(root: Path, *, seed: int = 0, image_dir: str = "2018") -> dic
             anns.append({"id": img_id, "image_id": img_id, "category_id": cat})
             img_id += 1
         (root / fname).write_text(json.dumps({"images": imgs, "annotations": anns, "categories": cats}))
-    return {"train_y": split_cats["train2018.json"], "test_y": split_cats["val2018.json"],
-            "classes": [c["name"] for c in cats]}
+    return {
+        "train_y": split_cats["train2018.json"],
+        "test_y": split_cats["val2018.json"],
+        "classes": [c["name"] for c in cats],
+    }
 
 
 def write_places365(root: Path, *, seed: int = 0) -> dict:
@@ -286,7 +328,9 @@ def write_flowers102(root: Path, *, seed: int = 0) -> dict:
     for i in range(1, len(labels_1based) + 1):
         write_image(base / "jpg" / f"image_{i:05d}.jpg", images(1, 8, seed + i)[0])
     savemat(base / "imagelabels.mat", {"labels": labels_1based[None, :]})
-    savemat(base / "setid.mat", {"trnid": np.asarray([[1, 3]]), "valid": np.asarray([[2, 6]]),
-                                 "tstid": np.asarray([[4, 5]])})
+    savemat(
+        base / "setid.mat",
+        {"trnid": np.asarray([[1, 3]]), "valid": np.asarray([[2, 6]]), "tstid": np.asarray([[4, 5]])},
+    )
     lab = labels_1based.astype(int) - 1
     return {"train_y": [lab[0], lab[2]], "val_y": [lab[1], lab[5]], "test_y": [lab[3], lab[4]]}

@@ -14,8 +14,17 @@ def make(n: int = 6, num_classes: int = 3, **kw) -> DatasetSplits:
     x = np.zeros((n, 4, 4, 3), np.uint8)
     y = np.arange(n) % num_classes
     ds = ArrayDataset(x, y)
-    args = dict(name="toy", train=ds, test=ds, num_classes=num_classes, classes=None, train_labels=y,
-                test_labels=y, source="toy", image_size=4)
+    args = dict(
+        name="toy",
+        train=ds,
+        test=ds,
+        num_classes=num_classes,
+        classes=None,
+        train_labels=y,
+        test_labels=y,
+        source="toy",
+        image_size=4,
+    )
     args.update(kw)
     return DatasetSplits(**args)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from pathlib import Path
 
@@ -122,3 +123,11 @@ def test_imagenet100_missing_classes_listed(tmp_path: Path) -> None:
     assert "3 of the 100 class folders missing" in text
     assert str(tmp_path / "imagenet100" / "train" / imagenet100_classes()[97]) in text
     assert "imagenet100_classes.txt" in err.value.hint
+
+
+def test_file_backed_dataset_pickles_for_dataloader_workers(tmp_path: Path) -> None:
+    ff.write_image_folder(tmp_path / "in" / "train", WNIDS, per_class=2)
+    ff.write_image_folder(tmp_path / "in" / "val", WNIDS, per_class=1)
+    splits = load_dataset("imagenet", {"path": "in", "num_classes": 3}, data_root=tmp_path)
+    clone = pickle.loads(pickle.dumps(splits.train))
+    assert np.array_equal(np.asarray(clone[3][0]), np.asarray(splits.train[3][0])) and clone[3][1] == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -83,3 +84,10 @@ def test_single_split_dataset_rejected(tmp_path: Path) -> None:
     ds.save_to_disk(str(tmp_path / "single"))
     with pytest.raises(DataError, match="single split"):
         load_dataset("hf", {"name": "single"}, data_root=tmp_path)
+
+
+def test_hf_dataset_pickles_for_dataloader_workers(saved: tuple[Path, dict]) -> None:
+    root, written = saved
+    splits = load_dataset("hf", {"name": "tiny"}, data_root=root)
+    clone = pickle.loads(pickle.dumps(splits.train))
+    np.testing.assert_array_equal(np.asarray(clone[2][0]), written["x_train"][2])

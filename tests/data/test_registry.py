@@ -13,8 +13,21 @@ from benchmark.data import DATASETS, check_dataset, dataset_params_model, load_d
 from benchmark.errors import DataError, RegistryError, SuiteError
 
 REQUIRED = {
-    "cifar10", "cifar100", "stl10", "imagenet100", "imagenet", "hf", "npz", "digits",
-    "food101", "flowers102", "dtd", "gtsrb", "clevr_count", "places365", "inaturalist",
+    "cifar10",
+    "cifar100",
+    "stl10",
+    "imagenet100",
+    "imagenet",
+    "hf",
+    "npz",
+    "digits",
+    "food101",
+    "flowers102",
+    "dtd",
+    "gtsrb",
+    "clevr_count",
+    "places365",
+    "inaturalist",
 }
 
 #: Minimal parameters for sources with required ones; the data they point to does not exist.
@@ -22,8 +35,22 @@ PARAMS = {"npz": {"path": "nothing/here.npz"}, "hf": {"name": "no_such_saved_dat
 
 #: What the remedy must mention for each source when its data is missing.
 REMEDY = {
-    **{n: "--download" for n in ("cifar10", "cifar100", "stl10", "food101", "flowers102", "dtd", "gtsrb",
-                                "clevr_count", "places365", "inaturalist", "hf")},
+    **{
+        n: "--download"
+        for n in (
+            "cifar10",
+            "cifar100",
+            "stl10",
+            "food101",
+            "flowers102",
+            "dtd",
+            "gtsrb",
+            "clevr_count",
+            "places365",
+            "inaturalist",
+            "hf",
+        )
+    },
     "imagenet": "<wnid>",
     "imagenet100": "<wnid>",
     "npz": "np.savez",

@@ -30,14 +30,21 @@ def epoch_batches(sampler, epoch: int = 0) -> list[list[int]]:
 
 @pytest.mark.parametrize(
     ("labels", "batch_size", "k", "coverage_bound"),
-    [(balanced(10, 100), 64, 4, True), (balanced(10, 100), 66, 3, True), (long_tailed(), 32, 2, True),
-     (balanced(5, 40), 8, 1, True),
-     # K = C on long-tailed data: every batch needs the 15-image class, so most images cannot be used; the
-     # sampler must still be exact and report them as dropped.
-     (long_tailed(), 30, 7, False)],
+    [
+        (balanced(10, 100), 64, 4, True),
+        (balanced(10, 100), 66, 3, True),
+        (long_tailed(), 32, 2, True),
+        (balanced(5, 40), 8, 1, True),
+        # K = C on long-tailed data: every batch needs the 15-image class, so most images cannot be used; the
+        # sampler must still be exact and report them as dropped.
+        (long_tailed(), 30, 7, False),
+    ],
 )
-def test_exact_k_no_repeats_marginal(labels: np.ndarray, batch_size: int, k: int, coverage_bound: bool) -> None:
-    sampler = KClassBatchSampler(labels, batch_size=batch_size, k=k, seed=3)
+@pytest.mark.parametrize("split", ["auto", "even", "finish"])
+def test_exact_k_no_repeats_marginal(
+    labels: np.ndarray, batch_size: int, k: int, coverage_bound: bool, split: str
+) -> None:
+    sampler = KClassBatchSampler(labels, batch_size=batch_size, k=k, seed=3, split=split)
     for epoch in range(3):
         batches = epoch_batches(sampler, epoch)
         assert len(batches) == len(sampler)
@@ -47,7 +54,7 @@ def test_exact_k_no_repeats_marginal(labels: np.ndarray, batch_size: int, k: int
         assert len(np.unique(seen)) == len(seen)  # each image at most once per epoch
         n, dropped = len(labels), sampler.dropped_last_epoch
         assert dropped == n - len(seen)
-        if coverage_bound:
+        if coverage_bound and split != "finish":  # "auto" keeps the better of "even" and "finish"
             assert dropped <= k * batch_size  # coverage >= 1 - K·B/N (uniform_prior_iclr23.md §2.4 unit tests)
         # epoch marginal = dataset marginal up to the dropped images
         diff = np.bincount(labels, minlength=labels.max() + 1) - np.bincount(labels[seen], minlength=labels.max() + 1)
@@ -76,12 +83,27 @@ def test_top_up_from_other_chosen_class() -> None:
 
 
 def test_classes_drawn_proportional_to_remaining() -> None:
-    """First batch, K=1: class c is chosen with probability n_c / N (here 0.6 / 0.2 / 0.2)."""
-    labels = np.repeat([0, 1, 2], [600, 200, 200])
-    picks = np.asarray([labels[next(iter(KClassBatchSampler(labels, batch_size=10, k=1, seed=s)))[0]]
-                        for s in range(600)])
+    """First batch, K=1: class c is chosen with probability n_c / N (here 0.6 / 0.2 / 0.2; 3σ ≈ 0.085)."""
+    labels = np.repeat([0, 1, 2], [60, 20, 20])
+    picks = np.asarray(
+        [
+            labels[next(iter(KClassBatchSampler(labels, batch_size=10, k=1, seed=s, split="even")))[0]]
+            for s in range(300)
+        ]
+    )
     freq = np.bincount(picks, minlength=3) / len(picks)
-    assert abs(freq[0] - 0.6) < 0.06 and abs(freq[1] - 0.2) < 0.05 and abs(freq[2] - 0.2) < 0.05
+    assert abs(freq[0] - 0.6) < 0.09 and abs(freq[1] - 0.2) < 0.07 and abs(freq[2] - 0.2) < 0.07
+
+
+def test_auto_split_avoids_unusable_remainders() -> None:
+    """Scaled-down ImageNet-1k at B = 4096, K = 8 (1300 = 2·512 + 276 per class): here 254 = 2·100 + 54 per class,
+    B = 800, K = 8. The even split strands ~54 images in every class; "auto" (finish rule) uses all but < B images."""
+    labels = np.repeat(np.arange(200), 254)
+    even = KClassBatchSampler(labels, batch_size=800, k=8, seed=0, split="even")
+    auto = KClassBatchSampler(labels, batch_size=800, k=8, seed=0)
+    assert len(even) > 0 and len(auto) > 0  # plans the epoch
+    assert even.dropped_last_epoch > 10 * 800 / 2 and auto.dropped_last_epoch < 800
+    assert auto.split_used == "finish" and len(auto) > len(even)
 
 
 def test_deterministic_per_seed_and_epoch() -> None:
@@ -122,6 +144,8 @@ def test_dataloader_integration() -> None:
         ({"k": 2.5}, "must be an integer"),
         ({"k": 2, "batch_size": 5000}, "fewer than one batch"),
         ({"k": 2, "seed": -1}, "seed must be >= 0"),
+        ({"k": 2, "batch_size": 41}, "the 2 largest classes hold 40 images"),
+        ({"k": 2, "split": "uneven"}, "split must be"),
     ],
 )
 def test_invalid_arguments(kwargs: dict, message: str) -> None:
@@ -135,10 +159,13 @@ def test_float_labels_rejected() -> None:
         KClassBatchSampler(np.linspace(0, 1, 50), batch_size=4, k=2, seed=0)
 
 
-@pytest.mark.parametrize("make", [
-    lambda: KClassBatchSampler(balanced(10, 40), batch_size=64, k=4, seed=0),
-    lambda: RandomBatchSampler(400, batch_size=64, seed=0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: KClassBatchSampler(balanced(10, 40), batch_size=64, k=4, seed=0),
+        lambda: RandomBatchSampler(400, batch_size=64, seed=0),
+    ],
+)
 def test_shard_splits_each_global_batch(make) -> None:
     world = 4
     parent = make()
@@ -147,7 +174,7 @@ def test_shard_splits_each_global_batch(make) -> None:
         s.set_epoch(3)
     global_batches = list(parent)
     per_rank = [list(s) for s in shards]
-    assert all(len(p) == len(global_batches) == len(s) for p, s in zip(per_rank, shards))
+    assert all(len(p) == len(global_batches) == len(s) for p, s in zip(per_rank, shards, strict=True))
     for i, g in enumerate(global_batches):
         parts = [per_rank[r][i] for r in range(world)]
         assert all(len(p) == 16 for p in parts)
@@ -170,7 +197,10 @@ def test_random_batch_sampler_control() -> None:
     assert len(batches) == len(sampler) == 10 and sampler.dropped_last_epoch == 3
     seen = np.concatenate(batches)
     assert len(set(seen.tolist())) == 100
-    assert epoch_batches(sampler, 1) != batches and epoch_batches(RandomBatchSampler(103, batch_size=10, seed=0), 0) == batches
+    assert (
+        epoch_batches(sampler, 1) != batches
+        and epoch_batches(RandomBatchSampler(103, batch_size=10, seed=0), 0) == batches
+    )
     full = RandomBatchSampler(103, batch_size=10, seed=0, drop_last=False)
     assert sorted(np.concatenate(list(full)).tolist()) == list(range(103)) and len(full) == 11
 

@@ -192,3 +192,14 @@ def test_flowers102_splits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert splits.num_classes == 102 and splits.classes[0] == "pink primrose"
     assert splits.train_labels.tolist() == written["train_y"] + written["val_y"]
     assert splits.test_labels.tolist() == written["test_y"]
+
+
+def test_stl10_fold(tmp_path: Path, skip_md5: None) -> None:
+    written = ff.write_stl10(tmp_path)
+    with pytest.raises(DataError, match="fold_indices.txt"):
+        load_dataset("stl10", {"folds": 1}, data_root=tmp_path)
+    folds = ["0 1 2", "3 5 7 11"]  # one line of 0-based training indices per fold
+    (tmp_path / "stl10_binary" / "fold_indices.txt").write_text("\n".join(folds) + "\n")
+    splits = load_dataset("stl10", {"folds": 1}, data_root=tmp_path)
+    np.testing.assert_array_equal(splits.train_labels, written["y_train"][[3, 5, 7, 11]])
+    assert "fold 1" in splits.source

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from benchmark.errors import RunFailure
 from benchmark.probes.base import FeatureSet
-from benchmark.probes.linear import LinearProbe, LinearProbeParams, softmax_xent_grad
+from benchmark.probes.linear import LinearProbe, LinearProbeParams, lr_at_epoch, sgd_update_, softmax_xent_grad
 
 from . import clusters
 
@@ -39,6 +39,55 @@ def test_closed_form_gradient_matches_autograd() -> None:
     assert loss_sum.item() == pytest.approx(loss.item() * 17, rel=1e-5)
     torch.testing.assert_close(gw, w_.grad)
     torch.testing.assert_close(gb, b_.grad)
+
+
+@pytest.mark.parametrize(
+    ("momentum", "nesterov", "weight_decay"),
+    [(0.9, True, 5e-4), (0.9, False, 1e-2), (0.0, False, 0.0), (0.5, True, 0.0)],
+)
+def test_sgd_update_matches_torch_optim_sgd(momentum: float, nesterov: bool, weight_decay: float) -> None:
+    g = torch.Generator().manual_seed(1)
+    ref = torch.randn(3, 5, generator=g)
+    mine, buf = ref.clone(), torch.zeros_like(ref)
+    ref.requires_grad_()
+    opt = torch.optim.SGD([ref], lr=0.3, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+    for step in range(4):
+        grad = torch.randn(3, 5, generator=g)
+        lr = 0.3 * 0.5**step
+        for group in opt.param_groups:
+            group["lr"] = lr
+        ref.grad = grad.clone()
+        opt.step()
+        sgd_update_(mine, grad.clone(), buf, lr=lr, momentum=momentum, nesterov=nesterov, weight_decay=weight_decay)
+        torch.testing.assert_close(mine, ref.detach())
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"epochs": 10, "milestones": [3, 7], "gamma": 0.2, "lr": 0.4},
+        {"epochs": 100},
+        {"epochs": 9, "schedule": "cosine", "lr": 0.25},
+    ],
+)
+def test_lr_schedule_matches_torch_schedulers(params: dict[str, object]) -> None:
+    p = LinearProbeParams(**params)
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=p.lr)
+    sched = (
+        torch.optim.lr_scheduler.MultiStepLR(opt, milestones=p.milestones, gamma=p.gamma)
+        if p.schedule == "step"
+        else torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=p.epochs)
+    )
+    for epoch in range(p.epochs):
+        assert lr_at_epoch(p, epoch) == pytest.approx(opt.param_groups[0]["lr"], rel=1e-9, abs=1e-15)
+        opt.step()
+        sched.step()
+
+
+def test_thread_count_restored() -> None:
+    before = torch.get_num_threads()
+    small().evaluate(clusters(n_train=100, n_test=20), seed=0)
+    assert torch.get_num_threads() == before
 
 
 def test_step_schedule_lrs() -> None:
@@ -107,7 +156,7 @@ def test_standardize_rescues_badly_scaled_features_and_none_diverges() -> None:
     bad = FeatureSet(feats.train_x * scale, feats.train_y, feats.test_x * scale, feats.test_y, feats.num_classes)
     with pytest.raises(RunFailure) as info:
         small(lr=1.0).evaluate(bad, seed=0)
-    assert info.value.kind == "divergence" and info.value.step == 1
+    assert info.value.kind == "diverged" and info.value.step == 1
     assert small(lr=1.0, normalize="standardize").evaluate(bad, seed=0)["top1"] > 95.0
     assert small(lr=1.0, normalize="l2").evaluate(feats, seed=0)["top1"] > 95.0
 
