@@ -33,7 +33,7 @@ KNOWN_TRAIN_SIZES = {
     "stl10": 5000,
     "imagenet": 1281167,
     "imagenet100": 126689,
-    "digits": 1437,
+    "digits": 1347,
     "food101": 75750,
     "flowers102": 1020,
     "dtd": 1880,
