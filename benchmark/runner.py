@@ -8,7 +8,6 @@ its reason and step, and the suite goes on; ``bench report`` shows it. Pretraini
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import json
 import os
 import sys
@@ -112,7 +111,10 @@ def build_backbone(cfg: ExperimentConfig, seed: int) -> tuple[torch.nn.Module, i
         "zero_init_residual": cfg.backbone.zero_init_residual,
         **cfg.backbone.extras(),
     }
-    if "image_size" in inspect.signature(builder).parameters and "image_size" not in kwargs:
+    from benchmark.models.signature import accepted_keywords
+
+    accepted = accepted_keywords(builder)
+    if accepted is not None and "image_size" in accepted and "image_size" not in kwargs:
         kwargs["image_size"] = cfg.data.input_size
     torch.manual_seed(seed)
     try:
@@ -142,16 +144,20 @@ def _quiet_lightning() -> None:
 def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: RunOptions) -> tuple[Any, dict[str, Any]]:
     """Pretrain the method of ``run``; returns (method, pretraining summary)."""
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import ModelCheckpoint
 
     from benchmark.data.transforms import build_train_transform
     from benchmark.methods import METHODS, MethodContext, build_method
+    from benchmark.train.checkpoint import BENCH_KEY, AtomicCheckpointIO, LastCheckpoint, load_checkpoint
     from benchmark.train.module import PretrainModule, check_collapse
     from benchmark.train.regularization import build_regularizer
 
     cfg = run.config
     pcfg = cfg.pretrain
     _quiet_lightning()
+    import warnings
+
+    # Mid-epoch resumes are exact here (RunBatchSampler skips the consumed batches); Lightning cannot know that.
+    warnings.filterwarnings("ignore", message=r".*resuming from a checkpoint that ended before the epoch ended.*")
     pl.seed_everything(run.seed, workers=True, verbose=False)
     backbone, feat_dim = build_backbone(cfg, run.seed)
     method_cls = METHODS.get(cfg.method.name)
@@ -166,6 +172,8 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
             key=f"experiments[{run.experiment_id}].pretrain.batch_size_per_device",
             hint="lower the batch size or use a larger train subset",
         )
+    loader = _train_loader(run, dataset, splits, train_idx, opts)
+    steps_per_epoch = len(loader.batch_sampler)  # K-class epochs can hold fewer batches than len // batch
     max_steps = steps_per_epoch * pcfg.epochs
     if pcfg.max_steps is not None:
         max_steps = min(max_steps, pcfg.max_steps)
@@ -174,47 +182,76 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     method = build_method(cfg.method.name, backbone=backbone, feature_dim=feat_dim, params=cfg.method.extras(), ctx=ctx)
     regularizer = build_regularizer(cfg.regularizer.name, cfg.regularizer.extras())
     module = PretrainModule(method, regularizer, pcfg, steps_per_epoch=steps_per_epoch, max_steps=max_steps,
-                            history_every=max(1, max_steps // 500))
+                            history_every=max(1, max_steps // 500), config_hash=run.config_hash)
 
-    loader = _train_loader(run, dataset, splits, train_idx, opts)
     ckpt_dir = run_dir / "checkpoints"
-    ckpt_cb = ModelCheckpoint(dirpath=ckpt_dir, every_n_train_steps=min(pcfg.checkpoint_every_n_steps, max_steps),
-                              save_last=True, save_top_k=0, enable_version_counter=False)
+    resume = _resumable_checkpoint(ckpt_dir, run.config_hash, discard=opts.force)
+    if resume.rejected:
+        opts.log(f"  checkpoint {ckpt_dir / 'last.ckpt'} not resumed ({resume.rejected}); starting from scratch")
+    if resume.path is not None:
+        opts.log(f"  resuming pretraining from step {resume.step} ({resume.path})")
+        if resume.epoch is not None and resume.batches_done is not None:
+            loader.batch_sampler.resume(resume.epoch, resume.batches_done)
+    ckpt_cb = LastCheckpoint(ckpt_dir, every_n_train_steps=min(pcfg.checkpoint_every_n_steps, max_steps))
+    measure_cb = None
+    if cfg.measure.enabled:  # per-step time/throughput/peak memory and the loss alone (benchmark/measure)
+        from benchmark.measure import MeasureCallback
+
+        measure_cb = MeasureCallback.from_config(cfg.measure)
     world = pcfg.devices * pcfg.num_nodes
+    strategy, plugins, spawned = _strategy(pcfg, opts.device)
+    accelerator = _accelerator(opts.device)
+    sync_bn = pcfg.sync_batchnorm and world > 1 and accelerator == "gpu"  # torch's SyncBatchNorm is GPU-only
     trainer = pl.Trainer(
-        accelerator=_accelerator(opts.device),
+        accelerator=accelerator,
         devices=pcfg.devices,
         num_nodes=pcfg.num_nodes,
-        strategy=pcfg.strategy,
-        sync_batchnorm=pcfg.sync_batchnorm and world > 1,
+        strategy=strategy,
+        sync_batchnorm=sync_bn,
         precision=pcfg.precision,
         max_epochs=pcfg.epochs,
         max_steps=max_steps,
         deterministic="warn" if pcfg.deterministic else False,
         gradient_clip_val=pcfg.gradient_clip_val,
-        callbacks=[ckpt_cb],
+        callbacks=[ckpt_cb] + ([measure_cb] if measure_cb is not None else []),
+        plugins=[AtomicCheckpointIO(), *plugins],
         logger=False,
         enable_progress_bar=opts.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
         log_every_n_steps=max(1, min(50, steps_per_epoch)),
         default_root_dir=str(run_dir),
-        use_distributed_sampler=cfg.data.sampler.kind == "random",
+        use_distributed_sampler=False,  # the loader's RunBatchSampler shards every global batch itself
     )
-    resume = _resumable_checkpoint(ckpt_dir, run.config_hash)
-    atomic_write_text(ckpt_dir / "config_hash", run.config_hash)
     t0 = time.perf_counter()
-    trainer.fit(module, train_dataloaders=loader, ckpt_path=str(resume) if resume else None)
+    try:
+        trainer.fit(module, train_dataloaders=loader, ckpt_path=str(resume.path) if resume.path else None,
+                    weights_only=True)
+    except torch.cuda.OutOfMemoryError as exc:
+        raise RunFailure(f"out of memory: {str(exc).splitlines()[0] if str(exc) else exc!r}", kind="out_of_memory",
+                         step=int(trainer.global_step)) from exc
+    except Exception as exc:
+        failure = _spawned_failure(exc) if spawned else None
+        if failure is not None:
+            raise failure from exc
+        raise
     seconds = time.perf_counter() - t0
-    check_collapse(module, pcfg.collapse_std_threshold)
+    steps = int(trainer.global_step)
+    if spawned:  # the spawned ranks' bench state and step count come back through the final checkpoint
+        final = load_checkpoint(ckpt_dir / "last.ckpt", config_hash=run.config_hash)
+        module.load_state_dict(final["state_dict"])
+        module.restore_bench_state(final[BENCH_KEY], rng=False)
+        steps = int(final["global_step"])
+    check_collapse(module, pcfg.collapse_std_threshold, step=steps)
     summary = {
-        "steps": int(trainer.global_step),
+        "steps": steps,
         "max_steps": max_steps,
         "steps_per_epoch": steps_per_epoch,
         "epochs": pcfg.epochs,
         "global_batch_size": gb,
         "augment_preset": preset,
-        "resumed_from_step": _ckpt_step(resume) if resume else None,
+        "resumed_from_step": resume.step,
+        "resumes": list(module.resumes),  # every step this run was resumed from (one per interruption)
         "final_loss": module.loss_history[-1][1] if module.loss_history else None,
         "loss_history": module.loss_history,
         "or_penalty_history": module.penalty_history,
@@ -222,39 +259,107 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         "embedding_std": module.last_embedding_std,
         "seconds": seconds,
     }
+    if resume.rejected:
+        summary["checkpoint_rejected"] = resume.rejected
+    if world > 1:
+        summary["distributed"] = {"world_size": world, "launch": strategy._start_method if spawned else "external",
+                                   "sync_batchnorm": sync_bn}
+    if measure_cb is not None:
+        summary["measure"] = measure_cb.summary()
     return method, summary
 
 
 def _train_loader(run: Run, dataset: Any, splits: Any, train_idx: np.ndarray, opts: RunOptions) -> Any:
+    """The pretraining loader: a data order that depends only on (seed, epoch), sharded per rank, resumable.
+
+    Global batches come from ``KClassBatchSampler`` (``sampler.kind: k_classes``) or ``RandomBatchSampler``; each
+    process takes its slice of every global batch and each sample is augmented under its own seed (see
+    :mod:`benchmark.train.sampling`). ``pretrain`` calls ``loader.batch_sampler.resume(epoch, batches_done)``.
+    """
+    from benchmark.data.samplers import KClassBatchSampler, RandomBatchSampler
+    from benchmark.train.sampling import RunBatchSampler, SeededViews
+
     cfg = run.config
     pcfg = cfg.pretrain
     common = {"num_workers": cfg.data.num_workers, "persistent_workers": cfg.data.num_workers > 0,
               "pin_memory": opts.device.startswith("cuda")}
     if cfg.data.sampler.kind == "k_classes":
-        from benchmark.data.samplers import KClassBatchSampler
-
         labels = np.asarray(splits.train_labels)[train_idx]
-        sampler = KClassBatchSampler(labels, batch_size=pcfg.global_batch_size, k=int(cfg.data.sampler.k or 1),
-                                     seed=run.seed, drop_last=True)
-        return torch.utils.data.DataLoader(dataset, batch_sampler=sampler, **common)
+        parent: Any = KClassBatchSampler(labels, batch_size=pcfg.global_batch_size, k=int(cfg.data.sampler.k or 1),
+                                         seed=run.seed, drop_last=True)
+    else:
+        parent = RandomBatchSampler(len(dataset), batch_size=pcfg.global_batch_size, seed=run.seed, drop_last=True)
+    world = pcfg.devices * pcfg.num_nodes
+    try:
+        batch_sampler = RunBatchSampler(parent, seed=run.seed, world_size=world)
+    except ValueError as exc:
+        raise SuiteError(str(exc), key=f"experiments[{run.experiment_id}].pretrain",
+                         hint="the global batch must split evenly over devices x num_nodes") from None
+    # The generator only feeds DataLoader's worker base seed, keeping it off the global RNG stream.
     generator = torch.Generator().manual_seed(run.seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=pcfg.batch_size_per_device, shuffle=True, drop_last=True,
-                                       generator=generator, **common)
+    return torch.utils.data.DataLoader(SeededViews(dataset), batch_sampler=batch_sampler, generator=generator, **common)
 
 
-def _resumable_checkpoint(ckpt_dir: Path, config_hash: str) -> Path | None:
-    last = ckpt_dir / "last.ckpt"
-    stamp = ckpt_dir / "config_hash"
-    if last.exists() and stamp.exists() and stamp.read_text().strip() == config_hash:
-        return last
+def _strategy(pcfg: Any, device: str = "cpu") -> tuple[Any, list[Any], bool]:
+    """(Lightning strategy, extra plugins, spawned?) for the run's ``devices × num_nodes``.
+
+    One process: the configured strategy. Several processes launched by SLURM (one task per device, as
+    ``--launcher slurm`` submits) or torchrun: ``ddp`` on that environment. Otherwise ``bench run`` starts the
+    ranks itself, because Lightning's default ``ddp`` launcher would re-execute the whole ``bench run`` command
+    once per rank: ``start_method="spawn"`` on GPUs (CUDA cannot be forked once initialised), ``"fork"`` on CPU
+    (nothing to pickle; spawning ships the model through shared-memory file descriptors, which some sandboxes
+    refuse).
+    """
+    world = pcfg.devices * pcfg.num_nodes
+    if world == 1:
+        return pcfg.strategy, [], False
+    from pytorch_lightning.strategies import DDPStrategy
+
+    find_unused = pcfg.strategy == "ddp_find_unused_parameters_true"
+    env = os.environ
+    slurm_tasks = int(env.get("SLURM_NTASKS", "0") or 0)
+    if slurm_tasks == world or ("LOCAL_RANK" in env and "WORLD_SIZE" in env):
+        return DDPStrategy(find_unused_parameters=find_unused), [], False
+    if pcfg.num_nodes > 1:
+        raise BenchError(f"pretrain.num_nodes = {pcfg.num_nodes} needs one process per device started by a launcher",
+                         hint="use `bench run SUITE --launcher slurm` (one SLURM task per device) or torchrun")
+    from lightning_fabric.plugins.environments import LightningEnvironment
+
+    start = "spawn" if device.startswith("cuda") else "fork"
+    return DDPStrategy(start_method=start, find_unused_parameters=find_unused), [LightningEnvironment()], True
+
+
+def _spawned_failure(exc: BaseException) -> RunFailure | None:
+    """A RunFailure / OOM raised in a spawned rank arrives as text (``ProcessRaisedException``); rebuild it."""
+    import re
+
+    text = str(exc)
+    m = re.search(r"RunFailure: (\w+) at step (\d+): (.*)", text)
+    if m:
+        return RunFailure(m.group(3).strip(), kind=m.group(1), step=int(m.group(2)))
+    m = re.search(r"RunFailure: (\w+): (.*)", text)
+    if m:
+        return RunFailure(m.group(2).strip(), kind=m.group(1))
+    if "OutOfMemoryError" in text:
+        line = next((ln for ln in text.splitlines() if "OutOfMemoryError" in ln), "out of memory")
+        return RunFailure(line.strip(), kind="out_of_memory")
     return None
 
 
+def _resumable_checkpoint(ckpt_dir: Path, config_hash: str, *, discard: bool = False) -> Any:
+    """Whether and where pretraining resumes (:func:`benchmark.train.checkpoint.find_resume`)."""
+    from benchmark.train.checkpoint import find_resume
+
+    return find_resume(ckpt_dir, config_hash, discard=discard)
+
+
 def _ckpt_step(path: Path) -> int | None:
+    """The optimizer step a checkpoint was written at (None if it cannot be loaded safely)."""
+    from benchmark.train.checkpoint import CheckpointRejected, load_checkpoint
+
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        return int(state.get("global_step", 0))
-    except Exception:  # noqa: BLE001 - informational only
+        return int(load_checkpoint(path)["global_step"])
+    except CheckpointRejected:
         return None
 
 
@@ -302,11 +407,20 @@ def _diagnostics(encoder: torch.nn.Module, feats: Any) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------- one run
 def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, Any]:
-    """Pretrain, probe and record one run. RunFailure and OOM become a failed record; BenchError propagates."""
+    """Pretrain, probe and record one run. RunFailure and OOM become a failed record; BenchError propagates.
+
+    Under DDP launched by SLURM/torchrun every rank calls this; only global rank 0 probes and writes the record.
+    ``BENCH_FAULT`` (test-only, :mod:`benchmark.train.faults`) can kill the process at fixed points.
+    """
+    from benchmark.train import faults
+    from benchmark.train.checkpoint import atomic_torch_save
+
+    faults.set_run(run.path)
     cfg = run.config
     run_dir = store.run_dir(run.path)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    git_at_start = git_state()  # the code that runs is the code at start; the tree may change during a long run
     t_start = time.perf_counter()
     record: dict[str, Any] = {
         "run_id": run.run_id,
@@ -334,13 +448,16 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     try:
         if cfg.pretrain.epochs > 0:
             method, summary = pretrain(run, splits, train_idx, run_dir, opts)
+            if not _is_global_zero():
+                return {**record, "status": "worker"}  # rank 0 of this DDP job probes and records
             encoder = method.encoder
             timings["pretrain"] = summary["seconds"]
             record["pretrain"] = summary
         else:
             encoder, _ = build_backbone(cfg, run.seed)
             record["pretrain"] = {"steps": 0, "epochs": 0, "note": "epochs = 0: randomly initialised backbone"}
-        torch.save(encoder.state_dict(), run_dir / "encoder.pt")
+        faults.maybe_kill("after_pretrain")
+        atomic_torch_save(encoder.state_dict(), run_dir / "encoder.pt")
         metrics, probe_t, feats = run_probes(run, encoder, splits, train_idx, test_idx, opts)
         timings.update(probe_t)
         record["metrics"] = metrics
@@ -356,7 +473,7 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     except RunFailure as failure:
         record["status"] = "failed"
         record["failure"] = {"kind": failure.kind, "reason": failure.reason, "step": failure.step}
-    except torch.cuda.OutOfMemoryError as exc:
+    except torch.cuda.OutOfMemoryError as exc:  # outside pretraining (feature extraction, probes)
         record["status"] = "failed"
         record["failure"] = {"kind": "out_of_memory", "reason": str(exc).splitlines()[0], "step": None}
     except (BenchError, KeyboardInterrupt):
@@ -372,14 +489,25 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     record["provenance"] = {
         "started": started,
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "git": git_state(),
+        "git": git_at_start,
         "packages": package_versions(),
         "hardware": hardware(opts.device),
         "command": " ".join(sys.argv),
         "data_root": str(opts.data_root),
     }
-    store.write(run.path, record)
+    if record["status"] == "failed" and torch.cuda.is_available():
+        torch.cuda.empty_cache()  # let the next run start from a clean allocator after an OOM
+    faults.maybe_kill("before_record")
+    with faults.kill_before_replace("mid_record", store.record_path(run.path)):
+        store.write(run.path, record)
     return record
+
+
+def _is_global_zero() -> bool:
+    """False on DDP ranks other than 0 (a process group is left initialised by Lightning's DDP)."""
+    import torch.distributed as dist
+
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
 
 
 def _dump_reference(cfg: ExperimentConfig) -> Any:

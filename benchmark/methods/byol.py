@@ -14,17 +14,18 @@ import torch
 from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
 from lightly.models.utils import update_momentum
+from pydantic import Field
 from torch import Tensor
 
 from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, cosine_momentum, momentum_copy
 
 
 class BYOLParams(MethodParams):
-    proj_hidden_dim: int = 4096
-    proj_output_dim: int = 256
-    pred_hidden_dim: int = 4096
-    momentum_start: float = 0.99
-    momentum_end: float = 1.0
+    proj_hidden_dim: int = Field(default=4096, ge=1)
+    proj_output_dim: int = Field(default=256, ge=1)
+    pred_hidden_dim: int = Field(default=4096, ge=1)
+    momentum_start: float = Field(default=0.99, ge=0, le=1)
+    momentum_end: float = Field(default=1.0, ge=0, le=1)
 
 
 @METHODS.register("byol")

@@ -10,17 +10,18 @@ from typing import Any
 
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import SimCLRProjectionHead
+from pydantic import Field
 from torch import Tensor
 
 from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput
 
 
 class SimCLRParams(MethodParams):
-    proj_hidden_dim: int = 2048
-    proj_output_dim: int = 256
-    proj_num_layers: int = 2
-    temperature: float = 0.2
-    memory_bank_size: int = 0
+    proj_hidden_dim: int = Field(default=2048, ge=1)
+    proj_output_dim: int = Field(default=256, ge=1)
+    proj_num_layers: int = Field(default=2, ge=2)
+    temperature: float = Field(default=0.2, gt=0)
+    memory_bank_size: int = Field(default=0, ge=0)
 
 
 @METHODS.register("simclr")

@@ -1,12 +1,19 @@
-"""Diff reproduced numbers against reported ones and render the report."""
+"""Diff reproduced numbers against reported ones, judge the papers' claims, draw figures and render the report.
+
+``bench report RESULTS_DIR`` (and the end of ``bench run``) calls :func:`make_report`: records → value matrix
+(:mod:`~benchmark.report.diff`), claims from the baselines file (:mod:`~benchmark.report.claims`), figures
+(:mod:`~benchmark.report.plots`) → ``report.md``, ``report.csv``, ``claims.csv``, ``report.html``, ``figures/``
+(:mod:`~benchmark.report.render`).
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from benchmark.errors import ResultsError
+from benchmark.errors import BenchError, ResultsError
 from benchmark.report.baselines import BaselineFile, load_baselines
+from benchmark.report.claims import ClaimResult, evaluate_claims
 from benchmark.report.diff import build_rows
 from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
@@ -28,8 +35,62 @@ def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, 
     return out
 
 
-def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None) -> dict[str, Path]:
-    """Read every record under ``results_dir`` and write report.{md,csv,html} there."""
+def judge_claims(records: list[dict], baselines: dict[str, BaselineFile]) -> list[ClaimResult]:
+    """Every claim of every suite's baselines file, judged per profile on the records."""
+    out: list[ClaimResult] = []
+    for suite, bl in sorted(baselines.items()):
+        out.extend(evaluate_claims(bl.claims, records, suite=suite))
+    return out
+
+
+def suite_notes(results_dir: Path) -> dict[str, list[str]]:
+    """The ``notes:`` of the suite file a results directory was run from (``suite.json``), if it still loads."""
+    meta = Path(results_dir) / "suite.json"
+    if not meta.exists():
+        return {}
+    try:
+        info = json.loads(meta.read_text())
+        from benchmark.suite.loader import load_suite
+
+        suite = load_suite(info["suite_file"])
+        return {suite.name: list(suite.file.notes)}
+    except (OSError, KeyError, ValueError, BenchError):
+        return {}
+
+
+def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], list[str], list]:
+    """(Markdown sections, HTML fragments, figures) of :mod:`benchmark.report.performance` for measured runs."""
+    import html
+
+    from benchmark.report import performance
+    from benchmark.report.plots import Figure
+
+    md = performance.performance_section(records)
+    if not md:
+        return [], [], []
+    rows = performance.performance_rows(records)
+    keys = ["experiment", "variant", "seed", "device", "images", "steps", "step_ms", "throughput", "iteration_ms",
+            "step_memory", "loss_ms", "loss_memory", "status"]
+    heads = ["experiment", "variant", "seed", "device", "images/step", "timed steps", "step ms", "images/s",
+             "iteration ms", "step peak memory", "loss alone ms", "loss peak memory", "status"]
+    frag = ["<h2>Performance</h2>",
+            "<p>Per-step wall time after warm-up: median [p10–p90] in ms; memory in MiB (see report.md for the "
+            "definitions).</p>",
+            "<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in heads) + "</tr></thead><tbody>"]
+    for row in rows:
+        frag.append("<tr>" + "".join(f"<td>{html.escape(str(row.get(k, '')))}</td>" for k in keys) + "</tr>")
+    frag.append("</tbody></table>")
+    figs = []
+    png_path = performance.performance_figure(records, out_dir / "figures" / "performance.png")
+    if png_path is not None and Path(png_path).exists():
+        figs.append(Figure("performance", "Median step time (p10-p90) and loss-alone time per measured run",
+                           Path(png_path).read_bytes()))
+    return [md], frag, figs
+
+
+def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, figures: bool = True
+                ) -> dict[str, Path]:
+    """Read every record under ``results_dir`` and write report.{md,csv,html}, claims.csv and figures/ there."""
     store = ResultsStore(results_dir)
     records = list(store.records())
     if not records:
@@ -43,6 +104,20 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None) -> 
             explicit[info["suite"]] = Path(info["baselines"])
     baselines = find_baselines(records, (baselines_dirs or []) + default_dirs, explicit)
     rows = build_rows(records, baselines)
+    claims = judge_claims(records, baselines)
+    figs = []
+    if figures:
+        from benchmark.report.plots import make_figures
+
+        figs = make_figures(records)
+    try:
+        perf_md, perf_html, perf_figs = performance_parts(records, Path(results_dir))
+    except ImportError:  # benchmark.report.performance is optional
+        perf_md, perf_html, perf_figs = [], [], []
+    except (KeyError, TypeError, ValueError) as exc:  # a malformed measurement must not cost the whole report
+        note = f"Performance section skipped: {type(exc).__name__}: {exc}"
+        perf_md, perf_html, perf_figs = [f"## Performance\n\n{note}"], [f"<h2>Performance</h2><p>{note}</p>"], []
     suites = sorted({r.get("suite", "?") for r in records})
     title = "Reproduction report: " + ", ".join(suites)
-    return write_reports(Path(results_dir), rows, title=title)
+    return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
+                         notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html)

@@ -13,6 +13,14 @@ A number without a citation is an error: the suite never invents a reported valu
         value: null
         status: not transcribed
         source: {paper: "arXiv 2411.00392", table: "Table 1", row: "BYOL + SO", column: "Top-1"}
+    claims:                         # relative statements, checked on paired seeds (benchmark.report.claims)
+      - {id: so_improves_byol, statement: "...", source: {paper: "arXiv 2411.00392", section: Abstract},
+         metric: linear.top1, treatment: {experiment: byol_c10, variant: so-gamma1e-06},
+         control: {experiment: byol_c10, variant: none}, expect: greater}
+
+Statuses: ``transcribed`` (read from the paper with table/row/column), ``from official repository`` (e.g. a README
+table of the authors' code, with ``source.repository`` = repo@commit and file), ``from framework docs`` (Lightly /
+solo-learn reported tables, for the framework suites), ``not transcribed`` (value null).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from benchmark.report.claims import ClaimSpec
 from benchmark.suite.errors_map import raise_validation_error
 from benchmark.suite.yaml_loader import display_path, load_yaml
 
@@ -45,7 +54,7 @@ class BaselineEntry(BaseModel):
     variant: str | None = None
     metric: str = Field(description="<probe>.<metric>, e.g. linear.top1, knn.top1, svm.top1")
     value: float | None
-    status: Literal["transcribed", "not transcribed", "from framework docs"] = "transcribed"
+    status: Literal["transcribed", "not transcribed", "from framework docs", "from official repository"] = "transcribed"
     source: Source
     note: str | None = None
 
@@ -59,6 +68,8 @@ class BaselineEntry(BaseModel):
             raise ValueError("a reported value needs source.table, source.figure or source.repository")
         if self.value is not None and not (self.source.row or self.source.column):
             raise ValueError("a reported value needs source.row and/or source.column")
+        if self.status in ("from framework docs", "from official repository") and not self.source.repository:
+            raise ValueError(f"status '{self.status}' needs source.repository (repo@commit and file)")
         return self
 
 
@@ -70,6 +81,15 @@ class BaselineFile(BaseModel):
     format: int = 1
     notes: list[str] = Field(default_factory=list)
     entries: list[BaselineEntry] = Field(default_factory=list)
+    claims: list[ClaimSpec] = Field(default_factory=list, description="relative statements (benchmark.report.claims)")
+
+    @model_validator(mode="after")
+    def _unique_claims(self) -> BaselineFile:
+        ids = [c.id for c in self.claims]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"duplicate claim id(s) {dup}")
+        return self
 
     def lookup(self, experiment: str, variant: str, metric: str) -> BaselineEntry | None:
         """The entry for (experiment, variant, metric): an exact variant match wins over a variant-less one."""

@@ -1,4 +1,14 @@
-"""Render the value matrix as Markdown, CSV and a self-contained HTML page."""
+"""Render the value matrix, claim verdicts and figures as Markdown, CSV and a self-contained HTML page.
+
+Files written by :func:`write_reports` into the results directory:
+
+* ``report.md`` — one table per (suite, profile): reproduced (mean ± std, seeds) vs reported, Δ, verdict, source,
+  with the scale of the runs; the claims table (mean paired difference, 95 % CI, verdict, profile and scale);
+  figures linked from ``figures/*.png``; the suite's notes (what it leaves out and why);
+* ``report.csv`` — the value matrix (one row per experiment × variant × metric), ``claims.csv`` — the claims;
+* ``report.html`` — the same content in one self-contained page: inline CSS, figures as ``data:`` URIs, no
+  scripts and no external resources (it renders offline and in a headless browser).
+"""
 
 from __future__ import annotations
 
@@ -8,8 +18,13 @@ import io
 from pathlib import Path
 from typing import Any
 
+from benchmark.report.claims import CLAIM_COLUMNS, CLAIM_VERDICTS, ClaimResult, result_cells
 from benchmark.report.diff import VERDICTS, Row
 from benchmark.results.store import atomic_write_text
+
+#: A figure for the HTML page: an object with ``caption``, ``data_uri`` (and ``slug``, ``png`` to be written as a
+#: file), or a plain ``(caption, data_uri)`` tuple.
+FigureLike = Any
 
 COLUMNS = ["suite", "profile", "experiment", "variant", "metric", "reproduced", "std", "n", "seeds", "reported",
            "delta", "verdict", "source", "scale"]
@@ -47,7 +62,54 @@ def to_csv(rows: list[Row]) -> str:
     return buf.getvalue()
 
 
-def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None = None) -> str:
+def _fig_parts(fig: FigureLike) -> tuple[str, str, str | None]:
+    """(caption, data URI, slug or None) of a figure object or tuple."""
+    if isinstance(fig, tuple):
+        return str(fig[0]), str(fig[1]), None
+    return str(fig.caption), str(fig.data_uri), str(getattr(fig, "slug", "") or "") or None
+
+
+def claims_markdown(claims: list[ClaimResult]) -> list[str]:
+    """The claims section: one row per claim and profile."""
+    if not claims:
+        return []
+    lines = ["## Claims", "",
+             "Each claim is checked on paired seeds (same seed, runs differing only in the compared variant): "
+             "mean paired difference treatment − control, 95 % t-interval over the differences, and a verdict: "
+             + ", ".join(f"`{m}` {v}" for v, m in CLAIM_VERDICTS.items()) + ". A verdict holds only at the "
+             "profile and scale it was checked at.", ""]
+    if any(r.verdict != "not checked" for r in claims):
+        lines += ["| claim | statement | expectation | profile | n | seeds | mean diff | 95% CI | verdict | reason |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in (r for r in claims if r.verdict != "not checked"):
+        c = result_cells(r)
+        cells = [c["claim"], c["statement"], c["expectation"], c["profile"] or "—", c["n_pairs"], c["seeds"] or "—",
+                 c["mean_diff"] or "—", c["ci95"] or "—", c["verdict"], c["reason"]]
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
+    unchecked = [r.claim.id for r in claims if r.verdict == "not checked"]
+    if unchecked:
+        lines += ["", f"`{CLAIM_VERDICTS['not checked']}` Not checked (no runs of the compared variants in these "
+                  f"results; see claims.csv): " + ", ".join(f"`{i}`" for i in unchecked)]
+    scales = sorted({(r.profile, r.scale) for r in claims if r.profile and r.scale})
+    if scales:
+        lines += ["", "Scales: " + "; ".join(f"`{p}` = {sc}" for p, sc in scales)]
+    lines.append("")
+    return lines
+
+
+def claims_to_csv(claims: list[ClaimResult]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=CLAIM_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in claims:
+        w.writerow(result_cells(r))
+    return buf.getvalue()
+
+
+def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None = None,
+                claims: list[ClaimResult] | None = None, figures: list[tuple[str, str]] | None = None,
+                notes: dict[str, list[str]] | None = None) -> str:
+    """Markdown report; ``figures`` are (caption, relative image path) pairs, ``notes`` per suite."""
     lines = [f"# {title}", ""]
     lines.append("Reproduced = mean over seeds (± sample std, n seeds); Δ = reproduced − reported, in points. "
                  "Verdicts: " + ", ".join(f"`{m}` {v}" for v, m in VERDICTS.items()) + ".")
@@ -60,14 +122,16 @@ def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None
         scales = sorted({r.scale for r in grp})
         lines.append("Scale of these runs: " + "; ".join(scales))
         lines.append("")
-        lines.append("| experiment | variant | metric | reproduced | n | reported | Δ | verdict | paper ref / source |")
-        lines.append("|---|---|---|---|---|---|---|---|---|")
+        lines.append("| experiment | variant | metric | reproduced | n | reported | Δ | verdict | paper ref / source "
+                     "| seeds |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in grp:
             c = row_cells(r)
             rep = f"{c['reproduced']} ± {c['std']}" if c["std"] else c["reproduced"]
             ref = r.source or r.reproduces or ""
             lines.append(f"| {r.experiment} | {c['variant']} | {r.metric} | {rep or '—'} | {r.n} | "
-                         f"{c['reported'] or '—'} | {c['delta'] or '—'} | {c['verdict']} | {ref} |")
+                         f"{c['reported'] or '—'} | {c['delta'] or '—'} | {c['verdict']} | {ref} | "
+                         f"{c['seeds'] or '—'} |")
         failed = [(r, msg) for r in grp for msg in r.failed]
         if failed:
             lines += ["", "Failed runs:", ""]
@@ -78,8 +142,17 @@ def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None
                 seen.add((r.experiment, r.variant, msg))
                 lines.append(f"- `{r.experiment}` {r.variant or ''} — {msg}")
         lines.append("")
+    lines += claims_markdown(claims or [])
     for section in extra_sections or []:
         lines += [section, ""]
+    if figures:
+        lines += ["## Figures", ""]
+        for caption, path in figures:
+            lines += [f"![{caption}]({path})", "", f"*{caption}*", ""]
+    for suite, items in (notes or {}).items():
+        if items:
+            lines += [f"## Notes of suite `{suite}` (deviations, what is left out and why)", ""]
+            lines += [f"- {item}" for item in items] + [""]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -91,12 +164,48 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 .v-reproduced{background:#dafbe1}.v-below,.v-failed{background:#ffebe9}.v-above{background:#ddf4ff}
 .v-within-noise{background:#fff8c5}.v-not-comparable,.v-no-reported-number{color:#57606a}
 .scale{color:#57606a;font-size:13px} figure{margin:1rem 0} figcaption{font-size:13px;color:#57606a}
+.c-reproduced{background:#dafbe1}.c-not-reproduced{background:#ffebe9}.c-inconclusive{background:#fff8c5}
+.c-not-checked{color:#57606a} img{border:1px solid #d0d7de}
 """
 
 
-def to_html(rows: list[Row], *, title: str, figures: list[tuple[str, str]] | None = None,
-            extra_html: list[str] | None = None) -> str:
-    """A single self-contained page (inline CSS, figures embedded as data: URIs)."""
+def claims_html(claims: list[ClaimResult]) -> list[str]:
+    """The claims table of the HTML page."""
+    if not claims:
+        return []
+    e = html.escape
+    out = ["<h2>Claims</h2>",
+           "<p>Paired seeds (same seed, runs differing only in the compared variant); mean paired difference "
+           "treatment − control with its 95 % t-interval. Verdicts: "
+           + ", ".join(f"<code>{e(m)}</code> {e(v)}" for v, m in CLAIM_VERDICTS.items())
+           + ". A verdict holds only at the profile and scale it was checked at.</p>"]
+    judged = [r for r in claims if r.verdict != "not checked"]
+    if judged:
+        out.append("<table class='claims'><thead><tr>" + "".join(f"<th>{h}</th>" for h in
+                   ["claim", "statement", "expectation", "profile", "n", "seeds", "mean diff", "95% CI", "verdict",
+                    "reason", "scale", "source"]) + "</tr></thead><tbody>")
+    for r in judged:
+        c = result_cells(r)
+        out.append(
+            f"<tr class='c-{r.verdict.replace(' ', '-')}'><td>{e(c['claim'])}</td><td>{e(c['statement'])}</td>"
+            f"<td>{e(c['expectation'])}</td><td>{e(c['profile'])}</td><td class='num'>{e(c['n_pairs'])}</td>"
+            f"<td>{e(c['seeds'])}</td><td class='num'>{e(c['mean_diff'])}</td><td class='num'>{e(c['ci95'])}</td>"
+            f"<td>{e(c['verdict'])}</td><td>{e(c['reason'])}</td><td class='scale'>{e(c['scale'])}</td>"
+            f"<td>{e(c['source'])}</td></tr>")
+    if judged:
+        out.append("</tbody></table>")
+    unchecked = [r.claim.id for r in claims if r.verdict == "not checked"]
+    if unchecked:
+        out.append(f"<p class='c-not-checked'>{e(CLAIM_VERDICTS['not checked'])} Not checked (no runs of the compared "
+                   "variants in these results; see claims.csv): " + ", ".join(f"<code>{e(i)}</code>" for i in unchecked)
+                   + "</p>")
+    return out
+
+
+def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = None,
+            extra_html: list[str] | None = None, claims: list[ClaimResult] | None = None,
+            notes: dict[str, list[str]] | None = None) -> str:
+    """A single self-contained page (inline CSS, figures embedded as data: URIs, no scripts)."""
     e = html.escape
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
@@ -109,34 +218,58 @@ def to_html(rows: list[Row], *, title: str, figures: list[tuple[str, str]] | Non
         out.append(f"<h2>{e(suite)} — profile <code>{e(profile)}</code></h2>")
         out.append("<p class='scale'>Scale: " + e("; ".join(sorted({r.scale for r in grp}))) + "</p>")
         out.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in
-                   ["experiment", "variant", "metric", "reproduced", "std", "n", "reported", "Δ", "verdict", "source"])
-                   + "</tr></thead><tbody>")
+                   ["experiment", "variant", "metric", "reproduced", "std", "n", "seeds", "reported", "Δ", "verdict",
+                    "source"]) + "</tr></thead><tbody>")
         for r in grp:
             c = row_cells(r)
             cls = "v-" + r.verdict.replace(" ", "-")
             out.append(
                 f"<tr class='{cls}'><td>{e(r.experiment)}</td><td>{e(c['variant'])}</td><td>{e(r.metric)}</td>"
                 f"<td class='num'>{e(c['reproduced'])}</td><td class='num'>{e(c['std'])}</td>"
-                f"<td class='num'>{r.n}</td><td class='num'>{e(str(c['reported']))}</td>"
+                f"<td class='num'>{r.n}</td><td>{e(c['seeds'])}</td><td class='num'>{e(str(c['reported']))}</td>"
                 f"<td class='num'>{e(c['delta'])}</td><td>{e(c['verdict'])}</td>"
                 f"<td>{e(r.source or r.reproduces or '')}</td></tr>")
         out.append("</tbody></table>")
         failed = sorted({f"{r.experiment} {r.variant}: {m}" for r in grp for m in r.failed})
         if failed:
             out.append("<h3>Failed runs</h3><ul>" + "".join(f"<li>{e(f)}</li>" for f in failed) + "</ul>")
-    for caption, data_uri in figures or []:
-        out.append(f"<figure><img alt='{e(caption)}' src='{data_uri}' style='max-width:100%'>"
-                   f"<figcaption>{e(caption)}</figcaption></figure>")
+    out.extend(claims_html(claims or []))
     out.extend(extra_html or [])
+    if figures:
+        out.append("<h2>Figures</h2>")
+    for fig in figures or []:
+        caption, data_uri, _ = _fig_parts(fig)
+        out.append(f"<figure><img alt='{e(caption)}' src='{e(data_uri)}' style='max-width:100%'>"
+                   f"<figcaption>{e(caption)}</figcaption></figure>")
+    for suite, items in (notes or {}).items():
+        if items:
+            out.append(f"<h2>Notes of suite <code>{e(suite)}</code></h2><ul>"
+                       + "".join(f"<li>{e(i)}</li>" for i in items) + "</ul>")
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 
 
 def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[str] | None = None,
-                  figures: list[tuple[str, str]] | None = None, extra_html: list[str] | None = None) -> dict[str, Path]:
-    """Write report.md, report.csv and report.html atomically; returns their paths."""
-    paths = {"md": out_dir / "report.md", "csv": out_dir / "report.csv", "html": out_dir / "report.html"}
-    atomic_write_text(paths["md"], to_markdown(rows, title=title, extra_sections=extra_md))
+                  figures: list[FigureLike] | None = None, extra_html: list[str] | None = None,
+                  claims: list[ClaimResult] | None = None, notes: dict[str, list[str]] | None = None
+                  ) -> dict[str, Path]:
+    """Write report.md, report.csv, claims.csv, report.html (and figures/*.png) atomically; returns their paths."""
+    paths = {"md": out_dir / "report.md", "csv": out_dir / "report.csv", "html": out_dir / "report.html",
+             "claims_csv": out_dir / "claims.csv"}
+    md_figures: list[tuple[str, str]] = []
+    for fig in figures or []:
+        caption, _, slug = _fig_parts(fig)
+        if slug is not None and getattr(fig, "png", None):
+            target = out_dir / "figures" / f"{slug}.png"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.tmp")
+            tmp.write_bytes(fig.png)
+            tmp.replace(target)
+            md_figures.append((caption, f"figures/{slug}.png"))
+    atomic_write_text(paths["md"], to_markdown(rows, title=title, extra_sections=extra_md, claims=claims,
+                                               figures=md_figures, notes=notes))
     atomic_write_text(paths["csv"], to_csv(rows))
-    atomic_write_text(paths["html"], to_html(rows, title=title, figures=figures, extra_html=extra_html))
+    atomic_write_text(paths["claims_csv"], claims_to_csv(claims or []))
+    atomic_write_text(paths["html"], to_html(rows, title=title, figures=figures, extra_html=extra_html,
+                                             claims=claims, notes=notes))
     return paths

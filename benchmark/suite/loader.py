@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from benchmark.errors import SuiteError
 from benchmark.registry import did_you_mean
-from benchmark.suite.errors_map import raise_validation_error
+from benchmark.suite.errors_map import reject_non_finite, validate_model
 from benchmark.suite.schema import EXPERIMENT_FIELDS, ExperimentConfig, SuiteFile
 from benchmark.suite.yaml_loader import Pos, PosDict, PosList, deep_merge, display_path, load_with_includes
 
@@ -79,21 +77,14 @@ class Suite:
             if prof.only is not None and exp_id not in prof.only:
                 continue
             merged = deep_merge(defaults, raw_exp)
+            if isinstance(raw_exp, PosDict):
+                merged.pos = raw_exp.pos  # a missing key is reported at the experiment, not at `defaults`
             merged = deep_merge(merged, raw_prof.get("overrides", PosDict()))
             merged = deep_merge(merged, raw_prof.get("experiments", PosDict()).get(exp_id, PosDict()))
             grid = merged.pop("grid", None)
             exp_pos = raw_exps.item_pos[index] if index < len(raw_exps.item_pos) else None
             for variant, point in self._expand_grid(grid, merged, exp_id):
-                try:
-                    config = ExperimentConfig.model_validate(point)
-                except ValidationError as exc:
-                    raise_validation_error(
-                        exc,
-                        raw=point,
-                        model=ExperimentConfig,
-                        prefix=f"experiments[{exp_id}]",
-                        default_pos=exp_pos,
-                    )
+                config = validate_model(ExperimentConfig, point, prefix=f"experiments[{exp_id}]", default_pos=exp_pos)
                 out.append(ResolvedExperiment(exp_id, variant, config, point, exp_pos))
         return out
 
@@ -101,20 +92,26 @@ class Suite:
         self, profile: str, only: list[str], per_exp: dict[str, Any], raw_prof: PosDict, ids: list[str]
     ) -> None:
         for name, block in (("only", only), ("experiments", list(per_exp))):
-            for exp_id in block:
+            for index, exp_id in enumerate(block):
                 if exp_id not in ids:
                     pos = raw_prof.position_of(name) if isinstance(raw_prof, PosDict) else None
+                    sub = raw_prof.get(name) if isinstance(raw_prof, PosDict) else None
+                    if isinstance(sub, PosList) and index < len(sub.item_pos):
+                        pos = sub.item_pos[index]
+                    elif isinstance(sub, PosDict):
+                        pos = sub.position_of(exp_id) or pos
                     raise SuiteError(
                         f"profile '{profile}' names unknown experiment '{exp_id}'{did_you_mean(exp_id, ids)}",
                         path=pos[0] if pos else display_path(self.path),
                         line=pos[1] if pos else None,
                         key=f"profiles.{profile}.{name}",
+                        hint=f"experiments of this suite: {', '.join(ids)}",
                     )
 
     def _expand_grid(self, grid: Any, merged: PosDict, exp_id: str) -> list[tuple[Variant, PosDict]]:
         if grid is None:
             return [(Variant(label=""), merged)]
-        pos = merged.position_of("id")
+        pos = merged.position_of("grid") or merged.position_of("id")
         if not isinstance(grid, dict) or not grid:
             raise SuiteError(
                 "'grid' must be a non-empty mapping of dotted keys to lists of values",
@@ -126,12 +123,20 @@ class Suite:
         axes: list[tuple[str, list[Any], list[Pos]]] = []
         for key, values in grid.items():
             kpos = grid.position_of(key) if isinstance(grid, PosDict) else pos
-            if key.split(".")[0] not in EXPERIMENT_FIELDS - {"grid", "id"}:
+            head = str(key).split(".")[0]
+            allowed = EXPERIMENT_FIELDS - {"grid", "id"}
+            if head not in allowed:
+                what = (
+                    f"a grid cannot vary '{head}'"
+                    if head in ("grid", "id")
+                    else f"grid key '{key}' does not name an experiment field{did_you_mean(head, allowed)}"
+                )
                 raise SuiteError(
-                    f"grid key '{key}' does not name an experiment field{did_you_mean(key.split('.')[0], EXPERIMENT_FIELDS)}",
+                    what,
                     path=kpos[0] if kpos else None,
                     line=kpos[1] if kpos else None,
                     key=f"experiments[{exp_id}].grid",
+                    hint=f"grid keys are dotted experiment fields, e.g. regularizer, pretrain.epochs ({', '.join(sorted(allowed))})",
                 )
             if not isinstance(values, list) or not values:
                 raise SuiteError(
@@ -139,6 +144,7 @@ class Suite:
                     path=kpos[0] if kpos else None,
                     line=kpos[1] if kpos else None,
                     key=f"experiments[{exp_id}].grid.{key}",
+                    hint=f"list the values to try, e.g. {key}: [a, b]",
                 )
             item_pos = values.item_pos if isinstance(values, PosList) else [kpos] * len(values)
             axes.append((key, list(values), item_pos))
@@ -214,18 +220,12 @@ def load_suite(path: str | Path) -> Suite:
     p = Path(path)
     raw = load_with_includes(p)
     shown = display_path(p)
-    try:
-        file = SuiteFile.model_validate(raw)
-    except ValidationError as exc:
-        raise_validation_error(exc, raw=raw, model=SuiteFile, default_pos=(shown, 1))
+    reject_non_finite(raw, default_pos=(shown, 1))
+    file = validate_model(SuiteFile, raw, default_pos=raw.pos or (shown, 1))
     ids: dict[str, Pos | None] = {}
     exps = raw["experiments"]
     for index, exp in enumerate(exps):
         pos = exps.item_pos[index] if isinstance(exps, PosList) and index < len(exps.item_pos) else (shown, 1)
-        if not isinstance(exp, dict):
-            raise SuiteError(
-                "each experiment must be a mapping", path=pos[0], line=pos[1], key=f"experiments[{index}]"
-            )
         if "id" not in exp:
             raise SuiteError(
                 "experiment has no 'id'",
@@ -235,43 +235,50 @@ def load_suite(path: str | Path) -> Suite:
                 hint="give each experiment a stable id, e.g. id: byol_cifar10",
             )
         exp_id = str(exp["id"])
+        id_pos = exp.position_of("id") if isinstance(exp, PosDict) else pos
         if exp_id in ids:
             first = ids[exp_id]
             raise SuiteError(
                 f"duplicate experiment id '{exp_id}' (first on line {first[1] if first else '?'})",
-                path=pos[0],
-                line=pos[1],
+                path=id_pos[0] if id_pos else shown,
+                line=id_pos[1] if id_pos else None,
                 key=f"experiments[{index}].id",
+                hint="experiment ids name result folders and must be unique within a suite",
             )
-        ids[exp_id] = pos
-        for key in exp:
-            if key not in EXPERIMENT_FIELDS:
-                kpos = exp.position_of(key) if isinstance(exp, PosDict) else pos
-                raise SuiteError(
-                    f"unknown key '{key}'{did_you_mean(key, EXPERIMENT_FIELDS)}",
-                    path=kpos[0] if kpos else shown,
-                    line=kpos[1] if kpos else None,
-                    key=f"experiments[{exp_id}]",
-                    hint=f"allowed keys: {', '.join(sorted(EXPERIMENT_FIELDS))}",
-                )
-    for section in ("defaults",):
-        for key in raw.get(section, {}) or {}:
-            if key not in EXPERIMENT_FIELDS - {"id"}:
-                kpos = raw[section].position_of(key)
-                raise SuiteError(
-                    f"unknown key '{key}'{did_you_mean(key, EXPERIMENT_FIELDS)}",
-                    path=kpos[0] if kpos else shown,
-                    line=kpos[1] if kpos else None,
-                    key=section,
-                )
+        ids[exp_id] = id_pos
+        _check_experiment_keys(exp, EXPERIMENT_FIELDS, f"experiments[{exp_id}]", pos, shown)
+    _check_experiment_keys(raw.get("defaults"), EXPERIMENT_FIELDS - {"id"}, "defaults", raw.pos, shown)
     for pname, prof in (raw.get("profiles") or {}).items():
-        for key in (prof or {}).get("overrides", {}) or {}:
-            if key not in EXPERIMENT_FIELDS - {"id"}:
-                kpos = prof["overrides"].position_of(key)
-                raise SuiteError(
-                    f"unknown key '{key}'{did_you_mean(key, EXPERIMENT_FIELDS)}",
-                    path=kpos[0] if kpos else shown,
-                    line=kpos[1] if kpos else None,
-                    key=f"profiles.{pname}.overrides",
-                )
+        if not isinstance(prof, dict):
+            continue
+        _check_experiment_keys(
+            prof.get("overrides"), EXPERIMENT_FIELDS - {"id"}, f"profiles.{pname}.overrides", prof.pos, shown
+        )
+        for exp_id, block in (prof.get("experiments") or {}).items():
+            _check_experiment_keys(
+                block, EXPERIMENT_FIELDS - {"id"}, f"profiles.{pname}.experiments.{exp_id}", prof.pos, shown
+            )
     return Suite(path=p, file=file, raw=raw)
+
+
+def _check_experiment_keys(block: Any, allowed: set[str], where: str, pos: Pos | None, shown: str) -> None:
+    """Top-level keys of an experiment-shaped block (an experiment, ``defaults``, profile overrides) are fields."""
+    if not isinstance(block, dict):
+        return
+    for key in block:
+        if key in allowed:
+            continue
+        kpos = block.position_of(key) if isinstance(block, PosDict) else pos
+        if key == "id":
+            message = f"'id' cannot be set in {where.split('.')[0]}"
+            hint = "ids belong to the experiments themselves"
+        else:
+            message = f"unknown key '{key}'{did_you_mean(str(key), allowed)}"
+            hint = f"allowed keys: {', '.join(sorted(allowed))}"
+        raise SuiteError(
+            message,
+            path=kpos[0] if kpos else shown,
+            line=kpos[1] if kpos else None,
+            key=where,
+            hint=hint,
+        )

@@ -28,6 +28,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from benchmark.registry import did_you_mean
+from benchmark.suite.errors_map import HintedValueError
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 ID_RE = re.compile(ID_PATTERN)
 
@@ -127,6 +130,16 @@ class DataConfig(Strict):
     sampler: SamplerConfig = Field(default_factory=SamplerConfig)
     num_workers: int = Field(default=0, ge=0)
 
+    @model_validator(mode="after")
+    def _eval_resize(self) -> DataConfig:
+        if self.eval_resize is not None and self.eval_resize < self.input_size:
+            raise HintedValueError(
+                f"eval_resize={self.eval_resize} is smaller than input_size={self.input_size}: the centre crop "
+                "would pad the probe images with black borders",
+                hint="use eval_resize >= input_size (e.g. 256 for 224 crops, or the input size itself)",
+            )
+        return self
+
     def normalize_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
         """(mean, std) or None for no normalisation."""
         if isinstance(self.normalize, NormalizeStats):
@@ -187,6 +200,13 @@ class ScheduleConfig(Strict):
     min_lr_ratio: float = Field(default=0.0, ge=0, le=1, description="final lr as a fraction of the peak")
     milestones: list[int] = Field(default_factory=list, description="epochs at which lr is multiplied by gamma")
     gamma: float = Field(default=0.1, gt=0)
+
+    @field_validator("milestones")
+    @classmethod
+    def _milestones(cls, v: list[int]) -> list[int]:
+        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise HintedValueError(f"milestones must be strictly increasing, got {v}", hint="e.g. milestones: [60, 80]")
+        return v
 
 
 class PretrainConfig(Strict):
@@ -274,7 +294,11 @@ class ExperimentConfig(Strict):
     @classmethod
     def _id(cls, v: str) -> str:
         if not ID_RE.match(v):
-            raise ValueError(f"experiment id '{v}' must match {ID_PATTERN} (lowercase, digits, _ . -)")
+            raise HintedValueError(
+                "experiment ids name result folders: lowercase letters, digits, '_', '.', '-', starting with a "
+                "letter or digit",
+                hint=f"use e.g. '{_id_suggestion(v)}' (pattern {ID_PATTERN})",
+            )
         return v
 
     @field_validator("seeds")
@@ -293,7 +317,7 @@ class ProfileConfig(Strict):
     description: str | None = None
     overrides: dict[str, Any] = Field(default_factory=dict)
     experiments: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    only: list[str] | None = None
+    only: list[str] | None = Field(default=None, min_length=1, description="run only these experiments")
 
 
 class SuiteFile(Strict):
@@ -314,16 +338,28 @@ class SuiteFile(Strict):
     @classmethod
     def _suite_id(cls, v: str) -> str:
         if not ID_RE.match(v):
-            raise ValueError(f"suite id '{v}' must match {ID_PATTERN}")
+            raise HintedValueError(
+                "suite ids name result folders: lowercase letters, digits, '_', '.', '-', starting with a letter or "
+                "digit",
+                hint=f"use e.g. '{_id_suggestion(v)}' (pattern {ID_PATTERN})",
+            )
         return v
 
     @model_validator(mode="after")
     def _default_profile(self) -> SuiteFile:
         if self.default_profile not in self.profiles:
-            raise ValueError(
-                f"default_profile '{self.default_profile}' is not among the profiles {sorted(self.profiles)}"
+            raise HintedValueError(
+                f"default_profile '{self.default_profile}' is not a profile of this suite"
+                f"{did_you_mean(self.default_profile, list(self.profiles))}",
+                hint=f"profiles: {', '.join(self.profiles)}",
             )
         return self
 
 
 EXPERIMENT_FIELDS = set(ExperimentConfig.model_fields) | {"grid"}
+
+
+def _id_suggestion(value: str) -> str:
+    """A valid id close to ``value`` (lowercased, other characters → '_'), for hints."""
+    text = re.sub(r"[^a-z0-9_.\-]", "_", str(value).lower()).lstrip("._-")
+    return text or "my_experiment"

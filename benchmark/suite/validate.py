@@ -1,19 +1,36 @@
-"""Checks that need the registries: component names, their own parameters, and cross-field ranges.
+"""Checks that need the registries: component names, their own parameters, and cross-field constraints.
 
 Run by ``bench validate`` (and before every ``bench run``). Each error carries the file:line of the value.
+
+Cross-field constraints checked here are the ones the code really enforces at run time (so a suite fails in
+seconds, not hours into a job):
+
+- K-class sampling (:class:`benchmark.data.samplers.KClassBatchSampler`): ``k`` <= the dataset's classes, the global
+  batch >= ``k``, and with ``train_subset.per_class`` the ``k`` classes must hold one global batch
+  (``per_class × k >= global batch``, the sampler's "no batch with exactly k classes exists");
+- the pretraining set must hold one global batch (the runner's "fewer than one global batch"), checked where the
+  suite bounds its size (``train_subset.limit`` or ``per_class`` × classes);
+- DDP sharding (:class:`benchmark.data.samplers.ShardedBatchSampler`) needs ``global batch % world size == 0``, which
+  the schema's product rule ``batch_size_global = per_device × devices × num_nodes`` already guarantees;
+- pretraining schedules: warm-up shorter than training, step milestones inside ``(0, epochs)``;
+- backbone parameters (built once on the ``meta`` device: no memory, no weights) and augmentation parameters (the
+  Lightly transform is constructed) are checked by the components themselves.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from benchmark.errors import BenchError, RegistryError, SuiteError
-from benchmark.suite.errors_map import raise_validation_error
+from benchmark.models.signature import accepted_keywords
+from benchmark.registry import did_you_mean
+from benchmark.suite.errors_map import validate_model
 from benchmark.suite.loader import ResolvedExperiment, Suite
-from benchmark.suite.yaml_loader import Pos, PosDict
+from benchmark.suite.yaml_loader import Pos, PosDict, PosList, display_path, load_yaml
 
 KNOWN_NUM_CLASSES = {
     "cifar10": 10,
@@ -40,6 +57,15 @@ def _pos(raw: Any, *keys: str) -> Pos | None:
     return pos
 
 
+def _get(raw: Any, *keys: str) -> Any:
+    cur = raw
+    for key in keys:
+        if not isinstance(cur, dict) or key not in cur:
+            return None
+        cur = cur[key]
+    return cur
+
+
 def _fail(msg: str, pos: Pos | None, key: str, hint: str | None = None, cls: type[BenchError] = SuiteError) -> None:
     raise cls(msg, path=pos[0] if pos else None, line=pos[1] if pos else None, key=key, hint=hint)
 
@@ -48,17 +74,123 @@ def _registry_get(registry: Any, name: str, pos: Pos | None, key: str) -> Any:
     try:
         return registry.get(name)
     except RegistryError as exc:
-        raise SuiteError(exc.message, path=pos[0] if pos else None, line=pos[1] if pos else None, key=key, hint=exc.hint) from None
+        raise SuiteError(
+            exc.message, path=pos[0] if pos else None, line=pos[1] if pos else None, key=key, hint=exc.hint
+        ) from None
 
 
-def _check_params(model: type[BaseModel], params: dict[str, Any], raw: Any, prefix: str, default: Pos | None,
-                  named: bool = True) -> None:
-    """Validate a component's own parameters; ``named`` components also accept the ``name`` key."""
+def _check_params(
+    model: type[BaseModel], params: dict[str, Any], raw: Any, prefix: str, default: Pos | None, named: bool = True
+) -> None:
+    """Validate a component's own parameters; ``named`` components also accept the ``name`` key.
+
+    ``raw`` is the component's mapping in the file (for positions); ``params`` its parameters without ``name``.
+    """
+    source = PosDict(
+        params,
+        pos=getattr(raw, "pos", None) or default,
+        key_pos=getattr(raw, "key_pos", None) if isinstance(raw, PosDict) else None,
+    )
+    validate_model(model, source, prefix=prefix, default_pos=default, extra_fields=["name"] if named else None)
+
+
+def _position_of_named_key(message: str, raw: Any, default: Pos | None) -> Pos | None:
+    """The line of the first key of ``raw`` (searched recursively) that ``message`` quotes as 'key'."""
+    quoted = re.findall(r"'([^']+)'", message) + re.findall(r"\[([^\]]+)\]", message)
+    names = [q.strip(" '\"") for chunk in quoted for q in chunk.split(",")]
+
+    def find(node: Any) -> Pos | None:
+        if isinstance(node, PosDict):
+            for name in names:
+                if name in node:
+                    return node.key_pos.get(name, node.pos)
+            for value in node.values():
+                found = find(value)
+                if found:
+                    return found
+        return None
+
+    return find(raw) or default
+
+
+# --------------------------------------------------------------------------------------------- components
+_BACKBONE_BUILT: dict[tuple[str, str], None] = {}
+
+
+def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
+    """Unknown backbone keys (did-you-mean) and the builder's own checks, by building it on the ``meta`` device."""
+    import torch
+
+    cfg, raw = res.config, res.raw
+    extras = cfg.backbone.extras()
+    accepted = accepted_keywords(builder)
+    if accepted is not None:
+        for key in extras:
+            if key not in accepted:
+                _fail(
+                    f"unknown key '{key}'{did_you_mean(key, accepted)} for backbone '{cfg.backbone.name}'",
+                    _pos(raw, "backbone", key),
+                    f"{ex}.backbone",
+                    f"{cfg.backbone.name} accepts: name, {', '.join(sorted(accepted))}",
+                )
+    kwargs: dict[str, Any] = {
+        "stem": cfg.backbone.stem,
+        "width": cfg.backbone.width,
+        "zero_init_residual": cfg.backbone.zero_init_residual,
+        **extras,
+    }
+    # ViTs are built for the suite's input size (benchmark.runner.build_backbone passes image_size the same way)
+    if accepted is not None and "image_size" in accepted and "image_size" not in kwargs:
+        kwargs["image_size"] = cfg.data.input_size
+    memo = (cfg.backbone.name, repr(sorted(kwargs.items())))
+    if memo in _BACKBONE_BUILT:
+        return
     try:
-        model(**params)
-    except ValidationError as exc:
-        raise_validation_error(exc, raw=raw, model=model, prefix=prefix, default_pos=default,
-                               extra_fields=["name"] if named else None)
+        with torch.device("meta"):
+            builder(**kwargs)
+    except SuiteError as exc:
+        pos = _position_of_named_key(exc.message, raw.get("backbone"), _pos(raw, "backbone"))
+        raise SuiteError(
+            exc.message, path=pos[0] if pos else None, line=pos[1] if pos else None, key=f"{ex}.backbone", hint=exc.hint
+        ) from None
+    except TypeError as exc:
+        _fail(f"backbone '{cfg.backbone.name}' rejects its parameters: {exc}", _pos(raw, "backbone"), f"{ex}.backbone")
+    except Exception:  # noqa: BLE001 - a meta-device quirk is not the user's error; the run itself will tell
+        return
+    _BACKBONE_BUILT[memo] = None
+
+
+def _check_augment(res: ResolvedExperiment, preset: str, ex: str) -> None:
+    """Construct the augmentation (cheap, no images): unknown or ill-typed Lightly arguments fail here."""
+    from benchmark.data.transforms import build_train_transform
+
+    cfg, raw = res.config, res.raw
+    params_pos = _pos(raw, "augment", "params") or _pos(raw, "augment")
+    memo = (preset, cfg.data.model_dump_json(), repr(cfg.augment.params))
+    if memo in _AUGMENT_BUILT:
+        return
+    try:
+        build_train_transform(preset, cfg.data, cfg.augment.params)
+    except SuiteError as exc:
+        pos = _position_of_named_key(exc.message, _get(raw, "augment", "params"), params_pos)
+        raise SuiteError(
+            exc.message.removeprefix("augment.params: "),
+            path=pos[0] if pos else None,
+            line=pos[1] if pos else None,
+            key=f"{ex}.augment.params",
+            hint=exc.hint,
+        ) from None
+    except (TypeError, ValueError) as exc:
+        _fail(
+            f"augmentation preset '{preset}' rejects its parameters: {exc}",
+            params_pos,
+            f"{ex}.augment.params",
+            "see the Lightly transform's constructor arguments",
+        )
+    _AUGMENT_BUILT[memo] = None
+
+
+_AUGMENT_BUILT: dict[tuple[str, str, str], None] = {}
 
 
 def validate_experiment(res: ResolvedExperiment) -> None:
@@ -71,43 +203,136 @@ def validate_experiment(res: ResolvedExperiment) -> None:
     from benchmark.train.regularization import REGULARIZERS
 
     cfg, raw, ex = res.config, res.raw, f"experiments[{res.experiment_id}]"
-    _registry_get(BACKBONES, cfg.backbone.name, _pos(raw, "backbone", "name"), f"{ex}.backbone.name")
+    builder = _registry_get(BACKBONES, cfg.backbone.name, _pos(raw, "backbone", "name"), f"{ex}.backbone.name")
 
     method_cls = _registry_get(METHODS, cfg.method.name, _pos(raw, "method", "name"), f"{ex}.method.name")
     _check_params(method_cls.Params, cfg.method.extras(), raw.get("method"), f"{ex}.method", _pos(raw, "method"))
 
     preset = cfg.augment.preset or method_cls.default_augment
-    _registry_get(PRESETS, preset, _pos(raw, "augment", "preset") or _pos(raw, "method", "name"), f"{ex}.augment.preset")
+    _registry_get(
+        PRESETS, preset, _pos(raw, "augment", "preset") or _pos(raw, "method", "name"), f"{ex}.augment.preset"
+    )
 
-    reg_model = _registry_get(REGULARIZERS, cfg.regularizer.name, _pos(raw, "regularizer", "name"), f"{ex}.regularizer.name")
-    _check_params(reg_model, cfg.regularizer.extras(), raw.get("regularizer"), f"{ex}.regularizer", _pos(raw, "regularizer"))
+    reg_model = _registry_get(
+        REGULARIZERS, cfg.regularizer.name, _pos(raw, "regularizer", "name"), f"{ex}.regularizer.name"
+    )
+    _check_params(
+        reg_model, cfg.regularizer.extras(), raw.get("regularizer"), f"{ex}.regularizer", _pos(raw, "regularizer")
+    )
 
     source = _registry_get(DATASETS, cfg.data.dataset, _pos(raw, "data", "dataset"), f"{ex}.data.dataset")
-    params_raw = raw.get("data", {}).get("params") if isinstance(raw.get("data"), dict) else None
-    _check_params(source.Params, cfg.data.params, params_raw, f"{ex}.data.params", _pos(raw, "data", "params"),
-                  named=False)
+    _check_params(
+        source.Params,
+        cfg.data.params,
+        _get(raw, "data", "params"),
+        f"{ex}.data.params",
+        _pos(raw, "data", "params") or _pos(raw, "data", "dataset"),
+        named=False,
+    )
 
-    probes_raw = raw.get("eval", {}).get("probes") if isinstance(raw.get("eval"), dict) else None
+    probes_raw = _get(raw, "eval", "probes")
     for i, probe in enumerate(cfg.eval.probes):
         praw = probes_raw[i] if isinstance(probes_raw, list) and i < len(probes_raw) else None
-        ppos = probes_raw.item_pos[i] if praw is not None and hasattr(probes_raw, "item_pos") else _pos(raw, "eval")
-        probe_cls = _registry_get(PROBES, probe.name, ppos, f"{ex}.eval.probes[{i}].name")
+        ppos = probes_raw.item_pos[i] if praw is not None and isinstance(probes_raw, PosList) else _pos(raw, "eval")
+        probe_cls = _registry_get(PROBES, probe.name, _pos(praw, "name") or ppos, f"{ex}.eval.probes[{i}].name")
         _check_params(probe_cls.Params, probe.extras(), praw, f"{ex}.eval.probes[{i}]", ppos)
     names = [p.name for p in cfg.eval.probes]
     if len(set(names)) != len(names):
-        _fail(f"probe listed twice: {names}", _pos(raw, "eval", "probes"), f"{ex}.eval.probes",
-              "each probe runs once per run; give different protocols in different experiments")
+        twice = next(n for i, n in enumerate(names) if n in names[:i])
+        index = names.index(twice, names.index(twice) + 1)
+        pos = (
+            probes_raw.item_pos[index] if isinstance(probes_raw, PosList) and index < len(probes_raw.item_pos) else None
+        )
+        _fail(
+            f"probe '{twice}' listed twice",
+            pos or _pos(raw, "eval", "probes"),
+            f"{ex}.eval.probes",
+            "each probe runs once per run; give different protocols in different experiments",
+        )
 
+    _check_backbone(res, builder, ex)
+    _check_augment(res, preset, ex)
+    _check_sampling(res, ex)
+    _check_schedule(res, ex)
+
+
+def _check_sampling(res: ResolvedExperiment, ex: str) -> None:
+    """K-class sampler and dataset-size constraints that the sampler and the runner enforce at run time."""
+    cfg, raw = res.config, res.raw
+    gb = cfg.pretrain.global_batch_size
+    batch_hint = "global batch = pretrain.batch_size_per_device × devices × num_nodes"
+    n_classes = KNOWN_NUM_CLASSES.get(cfg.data.dataset)
     sampler = cfg.data.sampler
+    sub = cfg.data.train_subset
     if sampler.kind == "k_classes" and sampler.k is not None:
-        n_classes = KNOWN_NUM_CLASSES.get(cfg.data.dataset)
         spos = _pos(raw, "data", "sampler", "k")
         if n_classes is not None and sampler.k > n_classes:
-            _fail(f"k={sampler.k} classes per batch but {cfg.data.dataset} has {n_classes} classes", spos,
-                  f"{ex}.data.sampler.k", f"use k <= {n_classes}")
-        if sampler.k > cfg.pretrain.global_batch_size:
-            _fail(f"k={sampler.k} classes per batch exceeds the global batch size {cfg.pretrain.global_batch_size}",
-                  spos, f"{ex}.data.sampler.k", "each class needs at least one image per batch")
+            _fail(
+                f"k={sampler.k} classes per batch but {cfg.data.dataset} has {n_classes} classes",
+                spos,
+                f"{ex}.data.sampler.k",
+                f"use k <= {n_classes}",
+            )
+        if sampler.k > gb:
+            _fail(
+                f"k={sampler.k} classes per batch exceeds the global batch size {gb}",
+                spos,
+                f"{ex}.data.sampler.k",
+                f"each class needs at least one image per batch; {batch_hint}",
+            )
+        if sub is not None and sub.per_class is not None and sub.per_class * sampler.k < gb:
+            _fail(
+                f"k={sampler.k} classes × train_subset.per_class={sub.per_class} = {sub.per_class * sampler.k} "
+                f"images, fewer than one global batch of {gb}: no batch with exactly k classes exists",
+                spos,
+                f"{ex}.data.sampler.k",
+                "raise k or per_class, or lower the batch size",
+            )
+    if cfg.pretrain.epochs > 0 and sub is not None:
+        bounds: list[tuple[int, str, Pos | None]] = []
+        if sub.limit is not None:
+            bounds.append((sub.limit, f"train_subset.limit={sub.limit}", _pos(raw, "data", "train_subset", "limit")))
+        if sub.per_class is not None and n_classes is not None:
+            bounds.append(
+                (
+                    sub.per_class * n_classes,
+                    f"train_subset.per_class={sub.per_class} × {n_classes} classes",
+                    _pos(raw, "data", "train_subset", "per_class"),
+                )
+            )
+        for size, what, pos in bounds:
+            if size < gb:
+                _fail(
+                    f"the pretraining set has at most {size} images ({what}), fewer than one global batch of {gb}",
+                    pos,
+                    f"{ex}.data.train_subset",
+                    f"lower the batch size or enlarge the subset; {batch_hint}",
+                )
+
+
+def _check_schedule(res: ResolvedExperiment, ex: str) -> None:
+    """The pretraining lr schedule must fit inside the pretraining epochs."""
+    cfg, raw = res.config, res.raw
+    epochs, sched = cfg.pretrain.epochs, cfg.pretrain.schedule
+    if epochs <= 0:
+        return
+    if sched.name == "warmup_cosine" and sched.warmup_epochs >= epochs:
+        _fail(
+            f"warmup_epochs={sched.warmup_epochs:g} is not shorter than pretrain.epochs={epochs}: the learning rate "
+            "would never leave warm-up",
+            _pos(raw, "pretrain", "schedule", "warmup_epochs"),
+            f"{ex}.pretrain.schedule.warmup_epochs",
+            "scale warm-up with the epochs (e.g. 10 of 1000 → 1 of 100)",
+        )
+    if sched.name == "step":
+        bad = [m for m in sched.milestones if not 0 < m < epochs]
+        if bad:
+            _fail(
+                f"milestones {bad} are outside (0, epochs={epochs}): the learning rate would never drop there",
+                _pos(raw, "pretrain", "schedule", "milestones"),
+                f"{ex}.pretrain.schedule.milestones",
+                "scale the milestones with the epochs",
+            )
 
 
 def validate_suite(suite: Suite, profiles: list[str] | None = None) -> int:
@@ -120,19 +345,71 @@ def validate_suite(suite: Suite, profiles: list[str] | None = None) -> int:
     return count
 
 
+# --------------------------------------------------------------------------------------------- baselines
 def check_baselines_file(suite: Suite) -> Path | None:
-    """The suite's baselines file (explicit ``baselines:`` or ``baselines/<suite>.yaml`` beside ``suites/``)."""
+    """The suite's baselines file (explicit ``baselines:`` or ``baselines/<suite>.yaml`` beside ``suites/``), checked.
+
+    The file is parsed with its schema (a reported value needs a citation) and every entry must name an experiment
+    of the suite and, if it gives one, a grid variant that some profile of the suite produces.
+    """
     if suite.file.baselines:
         p = (suite.path.parent / suite.file.baselines).resolve()
-        if not p.exists():
+        if not p.is_file():
             pos = suite.raw.position_of("baselines")
             raise SuiteError(
-                f"baselines file not found: {p}",
+                f"baselines file not found: {display_path(p)}",
                 path=pos[0] if pos else str(suite.path),
                 line=pos[1] if pos else None,
                 key="baselines",
-                hint="paths are relative to the suite file",
+                hint="paths are relative to the suite file; remove 'baselines' if the paper has no numbers yet",
             )
-        return p
-    guess = suite.path.resolve().parent.parent / "baselines" / f"{suite.name}.yaml"
-    return guess if guess.exists() else None
+    else:
+        guess = suite.path.resolve().parent.parent / "baselines" / f"{suite.name}.yaml"
+        if not guess.is_file():
+            return None
+        p = guess
+    _check_baseline_entries(suite, p)
+    return p
+
+
+def _check_baseline_entries(suite: Suite, path: Path) -> None:
+    from benchmark.report.baselines import load_baselines
+
+    baselines = load_baselines(path)
+    raw = load_yaml(path)
+    raw_entries = raw.get("entries") if isinstance(raw, dict) else None
+    ids = suite.experiment_ids()
+    variants: dict[str, set[str]] = {}
+    for profile in suite.profile_names():
+        for res in suite.resolve(profile):
+            variants.setdefault(res.experiment_id, set()).add(res.variant.label)
+    for i, entry in enumerate(baselines.entries):
+        item = raw_entries[i] if isinstance(raw_entries, list) and i < len(raw_entries) else None
+        item_pos = (
+            raw_entries.item_pos[i] if isinstance(raw_entries, PosList) and i < len(raw_entries.item_pos) else None
+        )
+        where = f"entries[{i}]"
+        if entry.experiment not in ids:
+            pos = _pos(item, "experiment") or item_pos
+            raise SuiteError(
+                f"baseline entry for unknown experiment '{entry.experiment}'{did_you_mean(entry.experiment, ids)}",
+                path=pos[0] if pos else display_path(path),
+                line=pos[1] if pos else None,
+                key=f"{where}.experiment",
+                hint=f"experiments of {suite.name}: {', '.join(ids)}",
+            )
+        known = sorted(v for v in variants.get(entry.experiment, set()) if v)
+        if entry.variant is not None and entry.variant not in variants.get(entry.experiment, set()):
+            pos = _pos(item, "variant") or item_pos
+            raise SuiteError(
+                f"baseline entry names variant '{entry.variant}' that experiment '{entry.experiment}' does not have"
+                f"{did_you_mean(entry.variant, known)}",
+                path=pos[0] if pos else display_path(path),
+                line=pos[1] if pos else None,
+                key=f"{where}.variant",
+                hint=(
+                    f"variants of {entry.experiment}: {', '.join(known)}"
+                    if known
+                    else f"{entry.experiment} has no grid; remove 'variant'"
+                ),
+            )

@@ -176,10 +176,11 @@ def load_with_includes(path: str | Path, _stack: tuple[Path, ...] = ()) -> PosDi
     if data is None:
         raise SuiteError("file is empty", path=display_path(p), hint="a suite needs at least 'suite' and 'experiments'")
     if not isinstance(data, dict):
+        kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
         raise SuiteError(
-            f"top level must be a mapping, got {type(data).__name__}",
+            f"top level must be a mapping, got {kind}",
             path=display_path(p),
-            line=1,
+            line=(getattr(data, "pos", None) or (None, 1))[1],
             hint="start the file with 'suite: <name>'",
         )
     includes = data.pop("include", None)
