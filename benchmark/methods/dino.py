@@ -4,9 +4,9 @@ Self-distillation: a student (``backbone`` + head) matches the centred, sharpene
 ``output_dim`` prototype scores. Multi-crop follows the transform's views: **the first two are global crops**
 (seen by teacher and student), the rest local crops (student only); ``DINOLoss`` sums every (teacher view, student
 view) pair with different indices. The teacher temperature warms up linearly from ``warmup_teacher_temp`` to
-``teacher_temp`` ("linear warm-up from 0.04 to 0.07 during the first 30 epochs", paper App. / official
-``main_dino.py``); the centre uses momentum 0.9. The head's last (weight-normalised prototype) layer is frozen for
-the first ``freeze_last_layer_steps`` steps ("freeze_last_layer 1" epoch).
+``teacher_temp`` (DINO on ImageNet: 0.04 → 0.07 over the first 30 epochs); the centre uses momentum 0.9. The head's
+last (weight-normalised prototype) layer is frozen for the first ``freeze_last_layer_steps`` steps (official
+``--freeze_last_layer 1``, one epoch).
 
 Defaults follow solo-learn's CIFAR DINO (``scripts/pretrain/cifar/dino.yaml`` + ``solo/methods/dino.py``):
 head 2048 hidden → 256 bottleneck → **4096 prototypes** (``num_prototypes: 4096``; the ImageNet default is 65536),
@@ -18,6 +18,12 @@ Freezing multiplies the last layer's gradient by zero (value unchanged, gradient
 every parameter keeps a gradient each step (DDP without ``find_unused_parameters``). With weight normalisation and a
 fixed norm (``norm_last_layer``) weight decay on the direction parameter cannot change the layer's output.
 ``embeddings`` are the student's L2-normalised 256-d bottleneck outputs of view 0 (the input of the prototypes).
+``DINOLoss`` has no ``gather_distributed`` option: its centre is averaged over processes whenever
+``torch.distributed`` is initialised (as in the official code); the cross-entropy is per sample.
+
+Small heads are fragile: the head's truncated-normal(0.02) initialisation makes a narrow bottleneck's output tiny,
+so the gradient through its L2 normalisation is huge and an unclipped SGD step can collapse it at once (the recipes
+use AdamW/LARS with warm-up and gradient clipping); keep the hidden width at hundreds of units or clip gradients.
 """
 
 from __future__ import annotations
@@ -136,6 +142,7 @@ class DINO(SSLMethod):
 
     def training_step(self, views: list[Tensor], *, step: int) -> StepOutput:
         p: DINOParams = self.params  # type: ignore[assignment]
+        self._check_views(views)
         frozen = step < self.freeze_steps
         global_views = views[: p.n_global_views]
         teacher_out = [self._teacher(v) for v in global_views]
@@ -153,11 +160,21 @@ class DINO(SSLMethod):
         update_momentum(self.projection_head, self.projection_head_momentum, m)
 
     def loss_inputs(self, views: list[Tensor]) -> tuple[Any, ...]:
+        """``(teacher outputs of the global views..., student outputs of all views...)``, flat."""
         p: DINOParams = self.params  # type: ignore[assignment]
+        self._check_views(views)
         teacher_out = [self._teacher(v) for v in views[: p.n_global_views]]
         student_out = [self._student(v, freeze_last_layer=False)[0].detach().requires_grad_() for v in views]
-        return teacher_out, student_out
+        return (*teacher_out, *student_out)
 
-    def loss_only(self, teacher_out: list[Tensor], student_out: list[Tensor]) -> Tensor:
+    def loss_only(self, *outputs: Tensor) -> Tensor:
         p: DINOParams = self.params  # type: ignore[assignment]
+        teacher_out, student_out = list(outputs[: p.n_global_views]), list(outputs[p.n_global_views :])
         return self.criterion(teacher_out, student_out, teacher_temp=p.teacher_temp)
+
+    def _check_views(self, views: list[Tensor]) -> None:
+        p: DINOParams = self.params  # type: ignore[assignment]
+        if len(views) < p.n_global_views:
+            raise ValueError(
+                f"DINO needs at least n_global_views = {p.n_global_views} views (global crops first), got {len(views)}"
+            )

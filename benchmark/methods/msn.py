@@ -117,7 +117,11 @@ class MSN(SSLMethod):
         targets = self._target(views[0])
         anchors = self._anchors(views[1:])
         terms = self.criterion.terms(anchors, targets, self.prototypes.weight, p.target_sharpen_temperature)
-        logs = {"ce": float(terms["ce"].detach()), "reg": float(terms["reg"].detach()), "momentum": self._momentum(step)}
+        logs = {
+            "ce": float(terms["ce"].detach()),
+            "reg": float(terms["reg"].detach()),
+            "momentum": self._momentum(step),
+        }
         return StepOutput(loss=terms["loss"], logs=logs, embeddings=anchors[: targets.shape[0]].detach())
 
     @torch.no_grad()

@@ -121,9 +121,9 @@ class SwaV(SSLMethod):
         return [self.prototypes.weight]
 
     def loss_inputs(self, views: list[Tensor]) -> tuple[Any, ...]:
-        p: SwaVParams = self.params  # type: ignore[assignment]
-        scores = [self._scores(self._project(v), frozen=False).detach().requires_grad_() for v in views]
-        return scores[: p.n_high_res_views], scores[p.n_high_res_views :]
+        """Prototype scores of every view, flat (high-resolution views first); the queue is left out."""
+        return tuple(self._scores(self._project(v), frozen=False).detach().requires_grad_() for v in views)
 
-    def loss_only(self, high: list[Tensor], low: list[Tensor]) -> Tensor:
-        return self.criterion(high, low).squeeze()
+    def loss_only(self, *scores: Tensor) -> Tensor:
+        p: SwaVParams = self.params  # type: ignore[assignment]
+        return self.criterion(list(scores[: p.n_high_res_views]), list(scores[p.n_high_res_views :])).squeeze()

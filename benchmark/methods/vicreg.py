@@ -46,7 +46,9 @@ class VICReg(SSLMethod):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         p: VICRegParams = self.params  # type: ignore[assignment]
-        self.projection_head = VICRegProjectionHead(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim, p.proj_num_layers)
+        self.projection_head = VICRegProjectionHead(
+            self.feature_dim, p.proj_hidden_dim, p.proj_output_dim, p.proj_num_layers
+        )
         self.criterion = VICRegLoss(
             sim_coeff=p.sim_coeff,
             std_coeff=p.std_coeff,

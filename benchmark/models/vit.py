@@ -2,8 +2,8 @@
 
 Dosovitskiy et al., *An Image is Worth 16x16 Words*, ICLR 2021 (arXiv 2010.11929); sizes of DeiT (Touvron et al.,
 ICML 2021, arXiv 2012.12877) as used by DINO and MSN: Tiny 192-d / 3 heads, Small 384-d / 6 heads, Base 768-d /
-12 heads, all 12 layers with MLP ratio 4. The feature is the **class token after the final LayerNorm**
-("the output of the [CLS] token", DINO §3.1/MSN §4), shape (B, hidden_dim).
+12 heads, all 12 layers with MLP ratio 4. The feature is the **class token after the final LayerNorm**, shape
+(B, hidden_dim), the representation DINO and MSN pretrain and probe.
 
 The module is Lightly's ``MaskedVisionTransformerTorchvision`` around the torchvision model, so
 

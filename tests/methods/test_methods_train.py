@@ -1,0 +1,326 @@
+"""Every registered SSL method trains on real images; method-specific wiring (queues, freezing, masking, collapse).
+
+The training tests are generated from the registry: a method added to ``benchmark.methods`` is trained here without
+editing this file (``TRAIN_PARAMS`` only shrinks heads and makes the short runs well-conditioned). Each run is a
+plain torch loop (``training_step`` → ``backward`` → SGD step → ``on_step_end``) over 8 steps on one batch of 32
+images augmented once by the method's default preset and reused every step, so the loss curve measures optimisation
+of the method's objective, not batch-to-batch noise. Gradients are clipped to norm 1, as the DINO head's first step
+otherwise blows up its bottleneck (the official recipes use warm-up and clipping for the same reason).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from pydantic import ValidationError
+
+from benchmark.data.transforms import build_train_transform
+from benchmark.methods import METHODS, MethodContext, SSLMethod, build_method
+from benchmark.methods.base import embedding_std
+from benchmark.models import create_backbone
+from benchmark.suite.schema import DataConfig
+
+BATCH = 32
+STEPS = 8
+LR = 0.1
+CLIP = 1.0
+
+#: Small heads for speed, plus the few settings that make an 8-step curve meaningful (reasons inline).
+TRAIN_PARAMS: dict[str, dict[str, Any]] = {
+    "simclr": {"proj_hidden_dim": 64, "proj_output_dim": 32},
+    "byol": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
+    "vicreg": {"proj_hidden_dim": 64, "proj_output_dim": 64},
+    "barlow_twins": {"proj_hidden_dim": 64, "proj_output_dim": 64},
+    # A queue filled with keys of the same 32 images would make them their own negatives on a repeated batch; the
+    # queue is tested separately (test_moco_keeps_one_queue_per_view). T = 0.07 (MoCo v1) sharpens the 8-step signal.
+    "moco": {"proj_hidden_dim": 64, "proj_output_dim": 32, "memory_bank_size": 0, "temperature": 0.07},
+    "simsiam": {"proj_hidden_dim": 64, "proj_output_dim": 64, "pred_hidden_dim": 16},
+    "nnclr": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64, "memory_bank_size": BATCH},
+    # Centre held at 0 (momentum 1): the centre's own warm-up from 0 raises the teacher entropy for ~1/(1 - 0.9) steps,
+    # which dominates an 8-step curve; with a fixed centre the loss changes only through the student. Centring is
+    # tested in test_dino_last_layer_frozen_then_trained_and_centre_moves.
+    "dino": {"proj_hidden_dim": 64, "bottleneck_dim": 32, "output_dim": 256, "center_momentum": 1.0},
+    "swav": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 32},
+    "msn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
+    "pmsn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
+    "sfrik": {"mlp": [64, 64, 32]},
+}
+#: Preset arguments keeping multi-crop small at 32 px (DINO's local crops default to 96 px, MSN has 10 focal views).
+AUGMENT_PARAMS: dict[str, dict[str, Any]] = {
+    "dino": {"n_local_views": 2, "local_crop_size": 16},
+    "msn": {"focal_views": 2},
+}
+
+
+# ---------------------------------------------------------------------------------------------- data
+def _to_pil(images: np.ndarray) -> list[Image.Image]:
+    return [Image.fromarray(a).convert("RGB") for a in images]
+
+
+@pytest.fixture(scope="module")
+def digits_images() -> list[Image.Image]:
+    """sklearn's 8×8 handwritten digits (0..16), rescaled to 0..255 and upsampled to 32 px RGB."""
+    from sklearn.datasets import load_digits
+
+    raw = load_digits().images[:BATCH]
+    arr = np.round(raw / 16.0 * 255.0).astype(np.uint8)
+    return [im.resize((32, 32), Image.BILINEAR) for im in _to_pil(arr)]
+
+
+@pytest.fixture(scope="module")
+def cifar_images(cifar_subset) -> list[Image.Image]:
+    return _to_pil(np.load(cifar_subset)["x_train"][:BATCH])
+
+
+def _seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _views(preset: str, images: list[Image.Image]) -> list[torch.Tensor]:
+    """One batch of views from ``preset`` at 32 px: a list over view index of (B, 3, H, W) tensors."""
+    transform = build_train_transform(preset, DataConfig(input_size=32), AUGMENT_PARAMS.get(preset, {}))
+    per_image = [transform(im) for im in images]
+    return [torch.stack([views[i] for views in per_image]) for i in range(len(per_image[0]))]
+
+
+def _build(name: str, *, max_steps: int = STEPS, **overrides: Any) -> SSLMethod:
+    backbone, dim = create_backbone("tiny", width=8)
+    params = {**TRAIN_PARAMS.get(name, {}), **overrides}
+    ctx = MethodContext(max_steps=max_steps, global_batch_size=BATCH)
+    return build_method(name, backbone=backbone, feature_dim=dim, params=params, ctx=ctx)
+
+
+def _step(method: SSLMethod, opt: torch.optim.Optimizer, views: list[torch.Tensor], step: int):
+    out = method.training_step(views, step=step)
+    opt.zero_grad()
+    out.loss.backward()
+    torch.nn.utils.clip_grad_norm_(method.parameters(), CLIP)
+    opt.step()
+    method.on_step_end(step=step)
+    return out
+
+
+def _train(
+    name: str, images: list[Image.Image], *, steps: int = STEPS, lr: float = LR, seed: int = 0, **overrides: Any
+):
+    torch.set_num_threads(1)
+    _seed(seed)
+    method = _build(name, max_steps=steps, **overrides)
+    views = _views(type(method).default_augment, images)
+    opt = torch.optim.SGD(method.parameters(), lr=lr, momentum=0.9)
+    outs = [_step(method, opt, views, step) for step in range(steps)]
+    return method, views, outs
+
+
+def _check_training(name: str, images: list[Image.Image]) -> None:
+    method, views, outs = _train(name, images)
+    losses = [float(o.loss.detach()) for o in outs]
+    assert all(math.isfinite(v) for v in losses), f"{name}: non-finite loss in {losses}"
+    assert np.mean(losses[-3:]) < np.mean(losses[:3]), f"{name}: loss did not decrease: {losses}"
+    for o in outs:
+        assert o.embeddings is not None and o.embeddings.shape[0] == BATCH and o.embeddings.ndim == 2
+        assert not o.embeddings.requires_grad and torch.isfinite(o.embeddings).all()
+        assert all(isinstance(v, float) for v in o.logs.values()), o.logs
+    # The loss-level measurement path as benchmark.measure runs it: a flat tuple of tensors made under no_grad, the
+    # differentiable ones requiring grad, then the loss alone and its gradient with respect to them.
+    with torch.no_grad():
+        inputs = method.loss_inputs(views)
+    assert all(isinstance(t, torch.Tensor) for t in inputs), [type(t) for t in inputs]
+    wrt = [t for t in inputs if t.requires_grad]
+    assert wrt, f"{name}: no loss input requires grad"
+    loss = method.loss_only(*inputs)
+    assert loss.ndim == 0 and math.isfinite(float(loss.detach()))
+    assert all(torch.isfinite(g).all() for g in torch.autograd.grad(loss, wrt))
+    copy.deepcopy(method)  # EMA targets and checkpoint tooling copy methods (DINO's weight-norm layer once could not)
+
+
+# ---------------------------------------------------------------------------------------------- (a), (b) training
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_trains_on_digits(name: str, digits_images) -> None:
+    _check_training(name, digits_images)
+
+
+@pytest.mark.parametrize("name", METHODS.names())
+def test_method_trains_on_cifar10_subset(name: str, cifar_images) -> None:
+    _check_training(name, cifar_images)
+
+
+# ---------------------------------------------------------------------------------------------- (c) SFRIK collapse
+def test_sfrik_without_mmd_collapses_and_default_does_not(digits_images) -> None:
+    """Invariance alone (mmd_coeff = 0) collapses the embeddings; the MMD-to-uniform term prevents it.
+
+    Thresholds: L2-normalised embeddings spread isotropically over S^{q−1} have per-dimension std 1/√q
+    (``embedding_std``), identical embeddings 0. "Collapsed" = below 0.1/√q (ten times less spread than isotropic),
+    "healthy" = above 0.8/√q. Independently, the MMD² term equals Σb = 81 exactly for identical embeddings and
+    about Σb/n for uniform ones (sfrik_iclr23.md §2.6). The per-sample invariance weight is sim_coeff/q, so the
+    q = 32 test head uses sim_coeff = 4000 · 32/8192 to keep the official q = 8192 balance (4000 at q = 32 would
+    outweigh the MMD 256-fold and collapse both runs).
+    """
+    q = 32
+    sim = 4000.0 * q / 8192
+    common = {"mlp": [64, 64, q], "sim_coeff": sim}
+    _, _, healthy = _train("sfrik", digits_images, steps=30, lr=0.3, **common)
+    _, _, collapsed = _train("sfrik", digits_images, steps=30, lr=0.3, mmd_coeff=0.0, **common)
+    std_ok, std_bad = embedding_std(healthy[-1].embeddings), embedding_std(collapsed[-1].embeddings)
+    assert std_ok > 0.8 / math.sqrt(q), std_ok
+    assert std_bad < 0.1 / math.sqrt(q), std_bad
+    assert healthy[-1].logs["mmd"] < 0.1 * 81.0
+    assert collapsed[-1].logs["mmd"] > 0.9 * 81.0
+
+
+# ---------------------------------------------------------------------------------------------- (d) Params
+@pytest.mark.parametrize("name", METHODS.names())
+def test_params_defaults_build_and_unknown_keys_are_rejected(name: str) -> None:
+    params_cls = METHODS.get(name).Params
+    params_cls()  # every hyperparameter has a default
+    with pytest.raises(ValidationError, match="definitely_not_a_param"):
+        params_cls(definitely_not_a_param=1)
+
+
+def test_sfrik_params_validate_q_and_weights() -> None:
+    params_cls = METHODS.get("sfrik").Params
+    with pytest.raises(ValidationError, match=r"q = mlp\[-1\] must be >= 3"):
+        params_cls(mlp=[64, 2])
+    with pytest.raises(ValidationError, match="at least one layer"):
+        params_cls(mlp=[])
+    with pytest.raises(ValidationError, match=">= 0"):
+        params_cls(weights=[1.0, -40.0])
+    assert params_cls(mlp=[3]).mlp == [3]
+
+
+# ---------------------------------------------------------------------------------------------- wiring
+def _random_views(n_views: int = 2, size: int = 32, batch: int = 8, seed: int = 0) -> list[torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return [torch.randn(batch, 3, size, size, generator=gen) for _ in range(n_views)]
+
+
+def test_vicreg_divides_covariance_by_the_configured_global_batch() -> None:
+    method = _build("vicreg")
+    assert method.criterion.configured_batch_size == BATCH
+    assert _build("vicreg", use_configured_batch_size=False).criterion.configured_batch_size is None
+
+
+def test_moco_keeps_one_queue_per_view() -> None:
+    """Query 0 is scored against queued keys of view 1 and vice versa; this batch's keys are enqueued after use."""
+    torch.manual_seed(0)
+    method = _build("moco", memory_bank_size=64)
+    views = _random_views(batch=8)
+    method.training_step(views, step=0)
+    with torch.no_grad():  # same weights and batch statistics as inside the step
+        k0, k1 = (F.normalize(method._key(v), dim=1) for v in views)
+    bank_0 = method.criterion_0.memory_bank.bank  # (size, dim)
+    bank_1 = method.criterion_1.memory_bank.bank
+    torch.testing.assert_close(bank_0[:8], k1)
+    torch.testing.assert_close(bank_1[:8], k0)
+    assert int(method.criterion_0.memory_bank.bank_ptr) == 8
+
+
+def test_swav_prototypes_normalised_frozen_then_trained() -> None:
+    torch.manual_seed(0)
+    method = _build("swav", freeze_prototypes_steps=1)
+    assert any(p is method.prototypes.weight for p in method.excluded_from_weight_decay())
+    views = _random_views(batch=16)
+    out = method.training_step(views, step=0)
+    torch.testing.assert_close(method.prototypes.weight.norm(dim=1), torch.ones(32))
+    out.loss.backward()
+    assert out.logs["prototypes_frozen"] == 1.0
+    assert method.prototypes.weight.grad is not None and method.prototypes.weight.grad.abs().max() == 0.0
+    assert method.projection_head.layers[0].weight.grad.abs().max() > 0  # the rest of the model still learns
+    method.zero_grad()
+    method.training_step(views, step=1).loss.backward()
+    assert method.prototypes.weight.grad.abs().max() > 0
+
+
+def test_swav_queue_joins_the_codes_once_filled() -> None:
+    torch.manual_seed(0)
+    method = _build("swav", queue_length=16, queue_start_step=0)
+    views = _random_views(batch=16)
+    assert method.training_step(views, step=0).logs["queue_used"] == 0.0  # queue still holds its random init
+    assert method.training_step(views, step=1).logs["queue_used"] == 1.0
+
+
+def test_dino_last_layer_frozen_then_trained_and_centre_moves() -> None:
+    torch.manual_seed(0)
+    method = _build("dino", freeze_last_layer_steps=1, center_momentum=0.9)
+    views = _random_views(n_views=4)
+    v = method.projection_head.last_layer.parametrizations.weight.original1
+    out = method.training_step(views, step=0)
+    out.loss.backward()
+    assert out.logs["last_layer_frozen"] == 1.0
+    assert v.grad is not None and v.grad.abs().max() == 0.0
+    assert method.projection_head.layers[0].weight.grad.abs().max() > 0
+    assert method.criterion.center.abs().max() > 0  # centre updated from the teacher outputs
+    method.zero_grad()
+    method.training_step(views, step=1).loss.backward()
+    assert v.grad.abs().max() > 0
+    with torch.no_grad():
+        inputs = method.loss_inputs(views)
+    assert [t.requires_grad for t in inputs] == [False, False, True, True, True, True]  # teacher: 2 global views
+
+
+def test_dino_teacher_temperature_warms_up_linearly() -> None:
+    method = _build("dino", warmup_teacher_temp_steps=4, warmup_teacher_temp=0.04, teacher_temp=0.08)
+    assert [round(method._teacher_temp(s), 6) for s in (0, 2, 4, 10)] == [0.04, 0.06, 0.08, 0.08]
+
+
+def test_msn_prototypes_learn_and_skip_weight_decay() -> None:
+    torch.manual_seed(0)
+    method = _build("msn")
+    views = _random_views(n_views=2) + _random_views(n_views=2, size=16, seed=1)
+    method.training_step(views, step=0).loss.backward()
+    grad = method.prototypes.weight.grad
+    assert grad is not None and grad.abs().max() > 0  # passed as the Parameter, not .data
+    assert any(p is method.prototypes.weight for p in method.excluded_from_weight_decay())
+    assert not method.masks_tokens  # CNN backbone: anchors unmasked
+
+
+def test_msn_drops_vit_tokens_with_class_token_counted(monkeypatch) -> None:
+    from benchmark.methods import msn as msn_module
+    from benchmark.models.vit import ViTBackbone
+
+    calls: list[tuple[int, int]] = []
+    real = msn_module.random_token_mask
+
+    def spy(size, mask_ratio, **kw):
+        calls.append(tuple(size))
+        return real(size=size, mask_ratio=mask_ratio, **kw)
+
+    monkeypatch.setattr(msn_module, "random_token_mask", spy)
+    torch.manual_seed(0)
+    vit = ViTBackbone(image_size=32, patch_size=8, hidden_dim=32, num_layers=1, num_heads=2)
+    params = {**TRAIN_PARAMS["msn"], "mask_ratio": 0.5}
+    method = build_method(
+        "msn", backbone=vit, feature_dim=32, params=params, ctx=MethodContext(max_steps=4, global_batch_size=8)
+    )
+    assert method.masks_tokens
+    views = _random_views(n_views=2, batch=8) + _random_views(n_views=2, size=16, batch=8, seed=1)
+    out = method.training_step(views, step=0)
+    out.loss.backward()
+    # 32 px: 4×4 patches + class token; the two 16 px focal views share one pass: 2×2 patches + class token.
+    assert calls == [(8, 17), (16, 5)]
+    assert out.embeddings.shape == (8, 32)
+    assert all(p.grad is not None for p in vit.parameters())
+
+
+def test_pmsn_with_uniform_prior_is_msn_and_direction_reaches_the_loss() -> None:
+    views = _random_views(n_views=3, batch=8)
+    losses = []
+    for name, extra in (("msn", {}), ("pmsn", {"prior": "uniform", "kl_direction": "mean_to_prior"})):
+        torch.manual_seed(0)
+        method = _build(name, **extra)
+        torch.manual_seed(1)
+        losses.append(method.training_step(views, step=0).loss)
+    torch.testing.assert_close(losses[0], losses[1])
+    assert _build("pmsn").criterion.kl_direction == "mean_to_prior"
+    lightly_direction = _build("pmsn", kl_direction="prior_to_mean", power_law_exponent=0.5).criterion
+    assert lightly_direction.kl_direction == "prior_to_mean" and lightly_direction.power_law_exponent == 0.5
