@@ -142,7 +142,14 @@ def _quiet_lightning() -> None:
 
 
 def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: RunOptions) -> tuple[Any, dict[str, Any]]:
-    """Pretrain the method of ``run``; returns (method, pretraining summary)."""
+    """Pretrain the method of ``run``; returns (method, pretraining summary).
+
+    Resumes from ``checkpoints/last.ckpt`` when it is usable (:func:`benchmark.train.checkpoint.find_resume`);
+    checkpoints are written atomically and loaded with ``weights_only=True``. Out of memory becomes
+    ``RunFailure(kind="out_of_memory")`` with the step.
+    """
+    import warnings
+
     import pytorch_lightning as pl
 
     from benchmark.data.transforms import build_train_transform
@@ -154,8 +161,6 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     cfg = run.config
     pcfg = cfg.pretrain
     _quiet_lightning()
-    import warnings
-
     # Mid-epoch resumes are exact here (RunBatchSampler skips the consumed batches); Lightning cannot know that.
     warnings.filterwarnings("ignore", message=r".*resuming from a checkpoint that ended before the epoch ended.*")
     pl.seed_everything(run.seed, workers=True, verbose=False)
@@ -251,7 +256,7 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         "global_batch_size": gb,
         "augment_preset": preset,
         "resumed_from_step": resume.step,
-        "resumes": list(module.resumes),  # every step this run was resumed from (one per interruption)
+        "resumes": list(module.resumes),  # steps it was resumed from, as carried by its checkpoints
         "final_loss": module.loss_history[-1][1] if module.loss_history else None,
         "loss_history": module.loss_history,
         "or_penalty_history": module.penalty_history,

@@ -19,10 +19,10 @@ import torch
 from torch import Tensor
 
 from benchmark.errors import RunFailure
-from benchmark.train import faults
-from benchmark.train.checkpoint import BENCH_KEY, get_rng_state, set_rng_state
 from benchmark.methods.base import SSLMethod, embedding_std
 from benchmark.suite.schema import PretrainConfig
+from benchmark.train import faults
+from benchmark.train.checkpoint import BENCH_KEY, get_rng_state, set_rng_state
 from benchmark.train.optim import build_optimizer, build_scheduler, param_groups, scaled_lr
 
 
