@@ -1,0 +1,151 @@
+"""Performance section of the report: runs that set ``measure: {enabled: true}`` → a Markdown table and a figure.
+
+Reads ``record["pretrain"]["measure"]`` (written by :class:`benchmark.measure.MeasureCallback`, definitions in
+:mod:`benchmark.measure.callback` and :mod:`benchmark.measure.memory`). Times are medians over the timed steps
+with [p10–p90]; memory is in MiB (2^20 bytes). On CUDA "tensors" is ``max_memory_allocated`` (absolute, as in the
+SFRIK code); on CPU it is the profiler's peak of bytes allocated during the step ("+", above the step's start) and
+"RSS" the process high-water mark during the step.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+__all__ = ["measured_records", "performance_rows", "performance_section", "performance_figure"]
+
+MIB = float(1 << 20)
+
+
+def measured_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records whose pretraining summary holds a ``measure`` block."""
+    return [r for r in records if isinstance((r.get("pretrain") or {}).get("measure"), dict)]
+
+
+def _ms(stats: dict[str, Any] | None) -> str:
+    if not stats:
+        return "—"
+    return f"{stats['median'] * 1e3:.1f} [{stats['p10'] * 1e3:.1f}–{stats['p90'] * 1e3:.1f}]"
+
+
+def _mib(x: Any) -> str:
+    return "—" if x is None else f"{x / MIB:.1f}"
+
+
+def _memory_cell(mem: dict[str, Any] | None) -> str:
+    if not mem:
+        return "—"
+    parts = []
+    if mem.get("tensor_source") == "cuda.max_memory_allocated":
+        parts.append(f"{_mib(mem.get('tensor_peak_bytes'))} tensors")
+    elif mem.get("tensor_peak_above_start_bytes") is not None:
+        parts.append(f"+{_mib(mem.get('tensor_peak_above_start_bytes'))} tensors")
+    if mem.get("rss_peak_bytes") is not None:
+        parts.append(f"RSS {_mib(mem.get('rss_peak_bytes'))}")
+    return "; ".join(parts) or "—"
+
+
+def performance_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One flat row per measured run (strings for the table, numbers kept under ``raw``)."""
+    rows = []
+    for r in measured_records(records):
+        m = r["pretrain"]["measure"]
+        step = m.get("step") or {}
+        it = m.get("iteration") or {}
+        loss = m.get("loss_only") or {}
+        loss_cell = "—"
+        if loss.get("status") == "ok":
+            loss_cell = _ms(loss.get("time_s"))
+        elif loss:
+            loss_cell = str(loss.get("status"))
+        loss_mem = loss.get("memory") if loss.get("status") == "ok" else None
+        loss_mem_cell = "—"
+        if loss_mem:
+            above = loss_mem.get("tensor_peak_above_start_bytes")
+            loss_mem_cell = f"+{_mib(above)}" if above is not None else "—"
+            if loss.get("inputs_bytes") is not None:
+                loss_mem_cell += f" (inputs {_mib(loss['inputs_bytes'])})"
+        status = m.get("status", "ok")
+        if r.get("status") == "failed":
+            status = f"run failed: {(r.get('failure') or {}).get('kind')}"
+        rows.append({
+            "experiment": r.get("experiment", "?"),
+            "variant": r.get("variant") or "-",
+            "seed": r.get("seed"),
+            "device": m.get("device_name") or m.get("device") or "?",
+            "images": m.get("images_per_step"),
+            "steps": m.get("steps_measured"),
+            "step_ms": _ms(step.get("time_s")),
+            "throughput": f"{step['throughput_images_per_s']:.1f}" if step.get("throughput_images_per_s") else "—",
+            "iteration_ms": _ms(it.get("time_s")),
+            "step_memory": _memory_cell(step.get("memory")),
+            "loss_ms": loss_cell,
+            "loss_memory": loss_mem_cell,
+            "status": status,
+            "raw": m,
+        })
+    return rows
+
+
+def performance_section(records: list[dict[str, Any]], *, heading: str = "## Performance") -> str:
+    """Markdown section with one row per measured run; empty string when no record has measurements."""
+    rows = performance_rows(records)
+    if not rows:
+        return ""
+    lines = [
+        heading,
+        "",
+        "Per-step wall time after warm-up: median [p10–p90] in ms. *Step* = forward, loss, backward and optimizer "
+        "step; *iteration* = step start to next step start (adds data wait, momentum update, scheduler, logging). "
+        "Throughput = images (not views) per second at the median step. Memory in MiB: CUDA `max_memory_allocated` "
+        "per step (absolute); on CPU `+` = peak bytes allocated during the step (torch profiler, "
+        "`profile_memory=True`) and RSS = process high-water mark during the step. *Loss alone* = the method's loss "
+        "forward + backward on the step's embeddings (`loss_inputs` + `loss_only`), memory above its inputs.",
+        "",
+        "| experiment | variant | seed | device | images/step | timed steps | step ms | images/s | iteration ms "
+        "| step peak memory | loss alone ms | loss peak memory | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['experiment']} | {row['variant']} | {row['seed']} | {row['device']} | {row['images'] or '—'} | "
+            f"{row['steps']} | {row['step_ms']} | {row['throughput']} | {row['iteration_ms']} | {row['step_memory']} | "
+            f"{row['loss_ms']} | {row['loss_memory']} | {row['status']} |"
+        )
+    notes = [(row["experiment"], row["variant"], n) for row in rows for n in row["raw"].get("notes", [])]
+    if notes:
+        lines += ["", "Notes:", ""]
+        lines += [f"- `{e}` {v}: {n}" for e, v, n in notes]
+    lines.append("")
+    return "\n".join(lines)
+
+
+def performance_figure(records: list[dict[str, Any]], path: Path) -> Path | None:
+    """Bar chart of median step time (p10–p90 whiskers) and loss-alone time per measured run; None if none."""
+    rows = [row for row in performance_rows(records) if (row["raw"].get("step") or {}).get("time_s")]
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['experiment']}/{r['variant']}/s{r['seed']}" for r in rows]
+    step = [r["raw"]["step"]["time_s"] for r in rows]
+    med = [s["median"] * 1e3 for s in step]
+    err = [[(s["median"] - s["p10"]) * 1e3 for s in step], [(s["p90"] - s["median"]) * 1e3 for s in step]]
+    loss = [((r["raw"].get("loss_only") or {}).get("time_s") or {}).get("median") for r in rows]
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(rows) + 2), 3.5))
+    xs = range(len(rows))
+    ax.bar([x - 0.2 for x in xs], med, width=0.4, yerr=err, capsize=3, label="training step")
+    ax.bar([x + 0.2 for x in xs], [(v or 0.0) * 1e3 for v in loss], width=0.4, label="loss alone (fwd+bwd)")
+    ax.set_xticks(list(xs))
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("median time per step (ms)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
