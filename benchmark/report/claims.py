@@ -1,0 +1,447 @@
+"""A paper's relative statements as machine-checkable paired comparisons, with a verdict per profile.
+
+Reported numbers are mostly not transcribed for the target papers (``shared/reference/*.md``: "Do not hard-code an
+expected gain"), but their *relative* statements are: "OR gives consistent gains across methods and backbones"
+(He et al., NeurIPS 2024, abstract), "SFRIK is faster than VICReg ... at q = 8192, 16384" (Zheng et al., ICLR 2023),
+"SimCLR, VICReg, MSN degrade with class-imbalanced batches" and "PMSN improves over MSN on long-tailed data"
+(Assran et al., ICLR 2023). Each becomes one :class:`ClaimSpec` in the paper's baselines file::
+
+    claims:
+      - id: or_so_improves_byol_c10
+        statement: "SO improves BYOL's linear top-1 on CIFAR-10 over BYOL without OR"
+        source: {paper: "arXiv 2411.00392", section: "Abstract; Table 1"}
+        metric: linear.top1
+        treatment: {experiment: byol_c10, variant: so-gamma1e-06}
+        control: {experiment: byol_c10, variant: none}
+        expect: greater              # treatment − control > margin (default 0)
+
+A claim is checked on **paired seeds**: runs of the treatment and the control with the same seed (same data order,
+same initialisation; they differ only in the compared variant). With ``n`` pairs and paired differences
+``d_s = treatment_s − control_s``, the report gives ``mean(d)`` and the 95 % confidence interval
+``mean ± t_{0.975, n−1} · sd(d) / √n`` (Student's t over the paired differences), and a verdict:
+
+================  ==================================================================================
+verdict           rule
+================  ==================================================================================
+reproduced        the CI lies entirely on the claimed side of ``margin``
+not reproduced    the CI lies entirely on the other side
+inconclusive      otherwise, and whenever fewer than 2 pairs exist ("at this scale": the profile and
+                  scale are part of every result)
+not checked       no run of the treatment or the control exists for any profile (listed, not judged)
+================  ==================================================================================
+
+Seeds present on one side only are reported as unpaired; failed runs are listed with their reason. A claim is
+judged separately for every profile that has runs of it (``profiles:`` restricts which), because a direction that
+holds at paper scale may be invisible in a 10-minute CPU run and vice versa.
+
+Metrics: ``<probe>.<metric>`` (``linear.top1``, ``knn.top1``, ... in percent, from ``record["metrics"]``); a dotted
+path into the record (``diagnostics.effective_rank``, ``pretrain.final_loss``); or a measurement alias resolved
+from ``record["pretrain"]["measure"]`` (:data:`MEASURE_ALIASES`: ``measure.step_time`` in seconds,
+``measure.peak_memory`` in bytes, ``measure.throughput`` in images/s). A measurement that ran out of memory counts
+as ``+inf`` time and memory (e.g. "VICReg at q = 32768 runs out of memory"): a claim whose every pair is decided by
+such infinities gets a verdict from the signs alone and no CI.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from benchmark.suite.schema import ID_PATTERN, ID_RE
+
+CONFIDENCE = 0.95
+CLAIM_VERDICTS = {
+    "reproduced": "✓",
+    "not reproduced": "✗",
+    "inconclusive": "~",
+    "not checked": "·",
+}
+
+#: ``measure.<alias>`` → candidate paths inside ``record["pretrain"]["measure"]`` (first non-null wins). The
+#: measurement summary (``benchmark.measure.callback.MeasureCallback.summary``) stores seconds and bytes; on CUDA
+#: ``tensor_peak_bytes`` is ``torch.cuda.max_memory_allocated`` (what the SFRIK code logs), on CPU only the
+#: profiler's peak above the step's start is available.
+MEASURE_ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "step_time": (("step", "time_s", "median"), ("step", "time_s", "mean"), ("step_time_s",), ("step_time",)),
+    "iteration_time": (("iteration", "time_s", "median"), ("iteration", "time_s", "mean")),
+    "throughput": (("step", "throughput_images_per_s"),),
+    "peak_memory": (("step", "memory", "tensor_peak_bytes"), ("step", "memory", "tensor_peak_above_start_bytes"),
+                    ("step", "memory", "rss_peak_above_start_bytes"), ("peak_memory_bytes",)),
+    "loss_time": (("loss_only", "time_s", "median"), ("loss_only", "step", "time_s", "median")),
+    "loss_peak_memory": (("loss_only", "memory", "tensor_peak_bytes"),
+                         ("loss_only", "memory", "tensor_peak_above_start_bytes")),
+}
+#: Aliases for which "out of memory" means "infinitely expensive" (throughput would be 0, handled as missing).
+_OOM_IS_INF = {"step_time", "iteration_time", "peak_memory", "loss_time", "loss_peak_memory"}
+
+
+# ------------------------------------------------------------------------------------------------ schema
+class ClaimSource(BaseModel):
+    """Where the paper makes the statement (the verdict never needs a number from it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paper: str = Field(description="arXiv id, DOI or venue")
+    section: str | None = None
+    table: str | None = None
+    figure: str | None = None
+    quote: str | None = Field(default=None, description="the sentence, when transcribed verbatim")
+    reliability: str | None = Field(default=None, description="e.g. '[paper] abstract', '[2nd] summary'")
+
+
+class RunSelector(BaseModel):
+    """One side of a comparison: the runs of an experiment's grid variant (``variant`` omitted = no grid)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    experiment: str
+    variant: str = Field(default="", description="grid label as in the run path, e.g. 'so-gamma1e-06'")
+
+    def matches(self, rec: dict[str, Any]) -> bool:
+        return rec.get("experiment") == self.experiment and (rec.get("variant") or "") == self.variant
+
+    def text(self) -> str:
+        return f"{self.experiment}/{self.variant}" if self.variant else self.experiment
+
+
+class ClaimSpec(BaseModel):
+    """A relative statement of a paper: ``treatment − control`` is expected to be ``greater``/``less`` than ``margin``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    statement: str
+    source: ClaimSource
+    metric: str = Field(description="<probe>.<metric>, a dotted record path, or measure.<alias>")
+    treatment: RunSelector
+    control: RunSelector
+    expect: Literal["greater", "less"]
+    margin: float = Field(default=0.0, description="threshold for the difference (metric units); 0 = direction only")
+    profiles: list[str] | None = Field(default=None, description="profiles at which to judge it (default: all)")
+    note: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError(f"claim id '{v}' must match {ID_PATTERN}")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        parts = v.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ValueError(f"metric '{v}' must be '<probe>.<metric>', a dotted record path or 'measure.<alias>'")
+        if parts[0] == "measure" and (len(parts) != 2 or parts[1] not in MEASURE_ALIASES):
+            raise ValueError(f"unknown measurement '{v}'; known: "
+                             + ", ".join(f"measure.{k}" for k in MEASURE_ALIASES))
+        return v
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.expect == "greater" else -1
+
+    def expectation_text(self) -> str:
+        op = ">" if self.expect == "greater" else "<"
+        return f"{self.treatment.text()} − {self.control.text()} {op} {self.margin:g} ({self.metric})"
+
+
+# ------------------------------------------------------------------------------------------------ values
+_RECORD_SECTIONS = {"pretrain", "diagnostics", "timings", "controls", "data", "metrics"}
+
+
+def _dig(obj: Any, path: Iterable[str]) -> Any:
+    cur = obj
+    for part in path:
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, dict):  # a statistics block: prefer the median
+        for key in ("median", "mean", "value"):
+            if key in value:
+                return _number(value[key])
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def metric_value(rec: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
+    """The value of ``metric`` in a run record and, when it is missing, why.
+
+    Returns:
+        ``(value, None)``, or ``(None, reason)``; ``(inf, "out of memory")`` for a measurement that ran out of
+        memory (time and memory aliases).
+    """
+    if rec.get("status") != "ok":
+        f = rec.get("failure") or {}
+        return None, f"run failed ({f.get('kind')}: {f.get('reason')})"
+    parts = metric.split(".")
+    if parts[0] == "measure":
+        measure = _dig(rec, ("pretrain", "measure")) or rec.get("measure")
+        if not isinstance(measure, dict):
+            return None, "no measurement in the record (measure.enabled was off or the runner does not measure)"
+        if measure.get("status") == "out_of_memory":
+            if parts[1] in _OOM_IS_INF:
+                return math.inf, "out of memory"
+            return None, "out of memory"
+        for path in MEASURE_ALIASES[parts[1]]:
+            value = _number(_dig(measure, path))
+            if value is not None:
+                return value, None
+        return None, f"measurement has no {parts[1]} (status {measure.get('status')!r})"
+    if parts[0] in _RECORD_SECTIONS and parts[0] != "metrics":
+        value = _number(_dig(rec, parts))
+        return (value, None) if value is not None else (None, f"record has no {metric}")
+    path = parts[1:] if parts[0] == "metrics" else parts
+    value = _number(_dig(rec.get("metrics") or {}, path))
+    return (value, None) if value is not None else (None, f"record has no metric {metric}")
+
+
+# ------------------------------------------------------------------------------------------------ statistics
+def t_quantile(p: float, df: int) -> float:
+    """Quantile of Student's t with ``df`` degrees of freedom (scipy)."""
+    from scipy.stats import t
+
+    return float(t.ppf(p, df))
+
+
+@dataclass
+class PairedStats:
+    """Mean paired difference and its two-sided CI (None when it cannot be computed)."""
+
+    n: int
+    mean: float | None
+    sd: float | None
+    ci_low: float | None
+    ci_high: float | None
+
+
+def paired_stats(diffs: list[float], confidence: float = CONFIDENCE) -> PairedStats:
+    """``mean ± t_{(1+c)/2, n−1} · sd / √n`` over paired differences; no CI for n < 2 or infinite differences."""
+    n = len(diffs)
+    if n == 0:
+        return PairedStats(0, None, None, None, None)
+    if not all(math.isfinite(d) for d in diffs):
+        signs = {math.copysign(1.0, d) for d in diffs if not math.isfinite(d)}
+        return PairedStats(n, signs.pop() * math.inf if len(signs) == 1 else math.nan, None, None, None)
+    mean = sum(diffs) / n
+    if n < 2:
+        return PairedStats(n, mean, None, None, None)
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    half = t_quantile(0.5 + confidence / 2, n - 1) * sd / math.sqrt(n)
+    return PairedStats(n, mean, sd, mean - half, mean + half)
+
+
+# ------------------------------------------------------------------------------------------------ results
+@dataclass
+class ClaimResult:
+    """One claim judged at one profile (or ``not checked`` anywhere)."""
+
+    claim: ClaimSpec
+    suite: str
+    profile: str | None
+    verdict: str
+    reason: str
+    pairs: list[tuple[int, float, float]] = field(default_factory=list)  # (seed, treatment, control)
+    stats: PairedStats = field(default_factory=lambda: PairedStats(0, None, None, None, None))
+    unpaired: dict[str, list[int]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    scale: str = ""
+
+    @property
+    def mark(self) -> str:
+        return CLAIM_VERDICTS[self.verdict]
+
+    @property
+    def seeds(self) -> list[int]:
+        return [s for s, _, _ in self.pairs]
+
+
+def _verdict(claim: ClaimSpec, diffs: list[float], stats: PairedStats) -> tuple[str, str]:
+    n = len(diffs)
+    sign, margin = claim.sign, claim.margin
+    if n == 0:
+        return "inconclusive", "no paired seeds"
+    if any(not math.isfinite(d) for d in diffs):
+        if n < 2:
+            return "inconclusive", f"only {n} pair (needs >= 2); one side ran out of memory"
+        if all(sign * (d - margin) > 0 for d in diffs):
+            return "reproduced", "every pair on the claimed side (one side ran out of memory: no CI)"
+        if all(sign * (d - margin) < 0 for d in diffs):
+            return "not reproduced", "every pair on the other side (one side ran out of memory: no CI)"
+        return "inconclusive", "pairs on both sides (one side ran out of memory: no CI)"
+    if n < 2 or stats.ci_low is None or stats.ci_high is None:
+        return "inconclusive", f"only {n} pair (needs >= 2 for a confidence interval)"
+    lo, hi = sign * (stats.ci_low - margin), sign * (stats.ci_high - margin)
+    lo, hi = min(lo, hi), max(lo, hi)
+    level = f"{CONFIDENCE:.0%} CI"
+    if lo > 0:
+        return "reproduced", f"{level} entirely on the claimed side"
+    if hi < 0:
+        return "not reproduced", f"{level} entirely on the other side"
+    return "inconclusive", f"{level} contains {margin:g}: not distinguishable at this scale with {n} pairs"
+
+
+def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: str, profile: str,
+                   scale: str = "") -> ClaimResult:
+    """Judge ``claim`` on the records of one suite and profile, pairing treatment and control by seed."""
+    sides: dict[str, dict[int, float]] = {"treatment": {}, "control": {}}
+    missing: list[str] = []
+    for rec in records:
+        if rec.get("suite") != suite or rec.get("profile") != profile:
+            continue
+        for side, sel in (("treatment", claim.treatment), ("control", claim.control)):
+            if not sel.matches(rec):
+                continue
+            seed = int(rec.get("seed", -1))
+            value, why = metric_value(rec, claim.metric)
+            if value is None:
+                missing.append(f"{side} {sel.text()} seed {seed}: {why}")
+            else:
+                sides[side][seed] = value
+    t, c = sides["treatment"], sides["control"]
+    both = set(t) & set(c)
+    both_oom = {s for s in both if math.isinf(t[s]) and math.isinf(c[s])}
+    missing += [f"seed {s}: treatment and control both ran out of memory" for s in sorted(both_oom)]
+    common = sorted(both - both_oom)
+    pairs = [(s, t[s], c[s]) for s in common]
+    diffs = [a - b for _, a, b in pairs]
+    stats = paired_stats(diffs)
+    verdict, reason = _verdict(claim, diffs, stats)
+    unpaired = {side: sorted(set(vals) - both) for side, vals in (("treatment", t), ("control", c))}
+    unpaired = {k: v for k, v in unpaired.items() if v}
+    if unpaired:
+        reason += "; unpaired seeds: " + ", ".join(f"{k} {v}" for k, v in unpaired.items())
+    if missing:
+        reason += f"; {len(missing)} run(s) without a value (failed or not measured, see 'missing')"
+    return ClaimResult(claim=claim, suite=suite, profile=profile, verdict=verdict, reason=reason, pairs=pairs,
+                       stats=stats, unpaired=unpaired, missing=missing, scale=scale)
+
+
+def evaluate_claims(claims: list[ClaimSpec], records: list[dict[str, Any]], *, suite: str) -> list[ClaimResult]:
+    """Every claim at every profile that has runs of its treatment or control; ``not checked`` if none has."""
+    from benchmark.report.diff import scale_of
+
+    by_profile: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in records:
+        if rec.get("suite") == suite:
+            by_profile[str(rec.get("profile"))].append(rec)
+    out: list[ClaimResult] = []
+    for claim in claims:
+        judged = False
+        for profile in sorted(by_profile):
+            if claim.profiles is not None and profile not in claim.profiles:
+                continue
+            recs = [r for r in by_profile[profile] if claim.treatment.matches(r) or claim.control.matches(r)]
+            if not recs:
+                continue
+            scale = next((scale_of(r) for r in recs if claim.treatment.matches(r) and r.get("status") == "ok"),
+                         scale_of(recs[0]))
+            out.append(evaluate_claim(claim, recs, suite=suite, profile=profile, scale=scale))
+            judged = True
+        if not judged:
+            where = f" at profiles {claim.profiles}" if claim.profiles is not None else ""
+            out.append(ClaimResult(claim=claim, suite=suite, profile=None, verdict="not checked",
+                                   reason=f"no runs of {claim.treatment.text()} or {claim.control.text()}{where}"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def check_claims_against_suite(claims: list[ClaimSpec], variants: dict[str, dict[str, set[str]]],
+                               experiments: set[str]) -> list[str]:
+    """Problems with claims given a suite's experiments and ``{profile: {experiment: {variant labels}}}``.
+
+    A claim must name existing experiments; each side's variant must exist in at least one profile where the
+    claim is judged (a claim restricted to profiles must find both sides in every listed profile).
+    """
+    problems: list[str] = []
+    seen: set[str] = set()
+    for claim in claims:
+        if claim.id in seen:
+            problems.append(f"claim '{claim.id}': duplicate id")
+        seen.add(claim.id)
+        for side, sel in (("treatment", claim.treatment), ("control", claim.control)):
+            if sel.experiment not in experiments:
+                problems.append(f"claim '{claim.id}': {side} names unknown experiment '{sel.experiment}'")
+        if claim.treatment == claim.control:
+            problems.append(f"claim '{claim.id}': treatment and control select the same runs")
+        profiles = claim.profiles if claim.profiles is not None else list(variants)
+        unknown = [p for p in profiles if p not in variants]
+        if unknown:
+            problems.append(f"claim '{claim.id}': unknown profile(s) {unknown}")
+            continue
+
+        def has(profile: str, sel: RunSelector) -> bool:
+            return sel.variant in variants[profile].get(sel.experiment, set())
+
+        both = [p for p in profiles if has(p, claim.treatment) and has(p, claim.control)]
+        if claim.profiles is not None and len(both) != len(profiles):
+            lacking = [p for p in profiles if p not in both]
+            problems.append(f"claim '{claim.id}': profiles {lacking} do not run both "
+                            f"{claim.treatment.text()} and {claim.control.text()}")
+        elif not both:
+            problems.append(f"claim '{claim.id}': no profile runs both {claim.treatment.text()} and "
+                            f"{claim.control.text()}")
+    return problems
+
+
+def suite_variants(suite: Any) -> dict[str, dict[str, set[str]]]:
+    """``{profile: {experiment: {variant labels}}}`` of a loaded :class:`~benchmark.suite.loader.Suite`."""
+    out: dict[str, dict[str, set[str]]] = {}
+    for profile in suite.profile_names():
+        per: dict[str, set[str]] = defaultdict(set)
+        for res in suite.resolve(profile):
+            per[res.experiment_id].add(res.variant.label)
+        out[profile] = dict(per)
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+def fmt_number(x: float | None) -> str:
+    """Four significant digits; ``+inf`` for an out-of-memory side; empty for None."""
+    if x is None:
+        return ""
+    if math.isinf(x):
+        return "+inf" if x > 0 else "-inf"
+    if math.isnan(x):
+        return "nan"
+    return f"{x:.4g}"
+
+
+def result_cells(r: ClaimResult) -> dict[str, str]:
+    """The CSV/Markdown/HTML cells of one claim result."""
+    s = r.stats
+    ci = f"[{fmt_number(s.ci_low)}, {fmt_number(s.ci_high)}]" if s.ci_low is not None else ""
+    src = r.claim.source
+    where = ", ".join(x for x in (src.paper, src.table, src.figure, src.section) if x)
+    return {
+        "suite": r.suite,
+        "claim": r.claim.id,
+        "statement": r.claim.statement,
+        "expectation": r.claim.expectation_text(),
+        "profile": r.profile or "",
+        "n_pairs": str(s.n),
+        "seeds": " ".join(str(x) for x in r.seeds),
+        "mean_diff": fmt_number(s.mean),
+        "ci95": ci,
+        "verdict": f"{r.mark} {r.verdict}",
+        "reason": r.reason,
+        "scale": r.scale,
+        "source": where,
+        "missing": "; ".join(r.missing),
+    }
+
+
+CLAIM_COLUMNS = ["suite", "claim", "statement", "expectation", "profile", "n_pairs", "seeds", "mean_diff", "ci95",
+                 "verdict", "reason", "scale", "source", "missing"]
