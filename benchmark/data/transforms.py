@@ -79,7 +79,9 @@ def _msn(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
     """MSN: view 0 = target, 1 = anchor, 2.. = focal views (Lightly order)."""
     import lightly.transforms as LT
 
-    kwargs = {"random_size": data.input_size, "focal_size": max(8, data.input_size // 2), "normalize": _normalize_arg(data)}
+    # Lightly's MSN views always normalise: ``normalize: none`` becomes the identity mean 0 / std 1.
+    normalize = _normalize_arg(data) or {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    kwargs = {"random_size": data.input_size, "focal_size": max(8, data.input_size // 2), "normalize": normalize}
     kwargs.update(_checked_kwargs(LT.MSNTransform, params, preset))
     return LT.MSNTransform(**kwargs)
 
@@ -88,7 +90,9 @@ def _msn(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
 def _dino(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
     import lightly.transforms as LT
 
-    kwargs = {"global_crop_size": data.input_size, "normalize": _normalize_arg(data)}
+    # Local crops keep DINO's 96/224 ratio to the global crop (Lightly's default 96 px assumes 224-px inputs).
+    kwargs = {"global_crop_size": data.input_size, "local_crop_size": max(8, data.input_size * 96 // 224),
+              "normalize": _normalize_arg(data)}
     kwargs.update(_checked_kwargs(LT.DINOTransform, params, preset))
     return LT.DINOTransform(**kwargs)
 

@@ -6,11 +6,11 @@ Timeline of one ``trainer.fit`` (batch indices counted by the callback, so a res
 * on CPU, one **memory-profiled** step (``torch.profiler`` with ``profile_memory=True``, see
   :mod:`benchmark.measure.memory`); it is not timed, because the profiler slows it down;
 * ``steps`` **timed** steps. For each: ``step`` time = Lightning's ``on_train_batch_start`` → ``on_train_batch_end``
-  of this callback (forward, loss, OR penalty, backward, optimizer step; the batch is already on the device), and
+  of this callback (forward, loss, OR penalty, backward, optimizer step and the method's momentum/EMA update, which
+  ``PretrainModule.optimizer_step`` runs right after it; the batch is already on the device), and
   peak memory (CUDA: ``reset_peak_memory_stats`` at the step start and ``max_memory_allocated`` at its end, as the
   SFRIK code; CPU: the process RSS high-water mark, reset at each step start). ``iteration`` time = from one step's
-  start to the next's: adds the data-loader wait, the momentum update (``PretrainModule.on_train_batch_end``), the
-  LR-scheduler step, logging and checkpointing, i.e. what SFRIK's ``batch_time`` spans;
+  start to the next's: adds the data-loader wait, the LR-scheduler step, logging and checkpointing, i.e. what SFRIK's ``batch_time`` spans;
 * after the last timed step, if ``loss_only``: the **loss alone** on that step's batch (``method.loss_inputs`` under
   ``no_grad``, then ``warmup_steps`` + ``steps`` calls of ``method.loss_only`` forward and backward to its inputs
   with ``torch.autograd.grad``). Method buffers (BN statistics, memory banks, centres) and the RNG state are saved
@@ -230,8 +230,8 @@ class MeasureCallback(pl.Callback):
             "world_size": self._world_size,
             "images_per_step": self._images_per_step,
             "step_definition": "on_train_batch_start -> on_train_batch_end: forward, loss, penalty, backward, "
-                               "optimizer step (batch already on device)",
-            "iteration_definition": "step start -> next step start: adds data wait, momentum update, "
+                               "optimizer step, momentum update (batch already on device)",
+            "iteration_definition": "step start -> next step start: adds data wait, "
                                     "LR schedule, logging, checkpointing",
             "status": "ok",
         }

@@ -34,8 +34,10 @@ class SimCLR(SSLMethod):
         super().__init__(**kw)
         p: SimCLRParams = self.params  # type: ignore[assignment]
         self.projection_head = SimCLRProjectionHead(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim, p.proj_num_layers)
+        # Lightly 1.6 needs the bank shape (size, dim): a bare int raises ValueError there.
+        bank = (p.memory_bank_size, p.proj_output_dim) if p.memory_bank_size > 0 else 0
         self.criterion = NTXentLoss(
-            temperature=p.temperature, memory_bank_size=p.memory_bank_size, gather_distributed=self.ctx.gather_distributed
+            temperature=p.temperature, memory_bank_size=bank, gather_distributed=self.ctx.gather_distributed
         )
 
     def training_step(self, views: list[Tensor], *, step: int) -> StepOutput:

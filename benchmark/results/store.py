@@ -29,11 +29,19 @@ RESULT_FORMAT = 1
 RECORD_NAME = "result.json"
 
 
+def default_file_mode() -> int:
+    """0o666 minus the process umask: what ``open()`` would give (``mkstemp`` creates files 0o600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (same-directory temp file, fsync, rename)."""
+    """Write ``text`` to ``path`` atomically (same-directory temp file, fsync, rename), with the usual file mode."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()

@@ -413,3 +413,20 @@ def _check_baseline_entries(suite: Suite, path: Path) -> None:
                     else f"{entry.experiment} has no grid; remove 'variant'"
                 ),
             )
+    _check_claims(suite, baselines, raw, path)
+
+
+def _check_claims(suite: Suite, baselines: Any, raw: Any, path: Path) -> None:
+    """Every claim must compare experiments and grid variants that some profile of the suite runs."""
+    from benchmark.report.claims import check_claims_against_suite, suite_variants
+
+    problems = check_claims_against_suite(baselines.claims, suite_variants(suite), set(suite.experiment_ids()))
+    if problems:
+        pos = raw.position_of("claims") if hasattr(raw, "position_of") else None
+        raise SuiteError(
+            "; ".join(problems),
+            path=pos[0] if pos else display_path(path),
+            line=pos[1] if pos else None,
+            key="claims",
+            hint="a claim's treatment and control must name an experiment and a variant label shown by `bench plan`",
+        )

@@ -34,6 +34,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
+from benchmark.results.store import default_file_mode
 from benchmark.train import faults
 
 __all__ = [
@@ -68,13 +69,6 @@ def _fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
-def _file_mode() -> int:
-    """0o666 minus the process umask: what ``open()`` would give (``mkstemp`` creates files 0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
 def atomic_torch_save(obj: Any, path: Path, *, step: int | None = None) -> None:
     """``torch.save`` to ``path`` atomically: same-directory temp file, fsync, ``os.replace``, fsync the directory.
 
@@ -84,7 +78,7 @@ def atomic_torch_save(obj: Any, path: Path, *, step: int | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.fchmod(fd, _file_mode())
+        os.fchmod(fd, default_file_mode())
         with os.fdopen(fd, "wb") as fh:
             torch.save(obj, fh)
             fh.flush()

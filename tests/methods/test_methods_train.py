@@ -225,6 +225,18 @@ def test_moco_keeps_one_queue_per_view() -> None:
     assert int(method.criterion_0.memory_bank.bank_ptr) == 8
 
 
+def test_simclr_memory_bank_holds_projector_outputs() -> None:
+    """A SimCLR memory bank is sized (entries, projector output dim) and fills with this batch's embeddings."""
+    torch.manual_seed(0)
+    method = _build("simclr", memory_bank_size=64)
+    views = _random_views(batch=8)
+    loss = method.training_step(views, step=0).loss
+    assert torch.isfinite(loss)
+    bank = method.criterion.memory_bank
+    assert tuple(bank.bank.shape) == (64, TRAIN_PARAMS["simclr"]["proj_output_dim"])
+    assert int(bank.bank_ptr) == 8
+
+
 def test_swav_prototypes_normalised_frozen_then_trained() -> None:
     torch.manual_seed(0)
     method = _build("swav", freeze_prototypes_steps=1)
