@@ -16,6 +16,7 @@ User errors (bad suite, missing data, unknown names) print one line plus a hint 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -195,6 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; finished runs are kept, rerun to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` & co.: stop quietly, as other command-line tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -378,6 +378,8 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
     from benchmark.probes.features import extract_features
 
     cfg = run.config
+    if not cfg.eval.probes and not cfg.eval.spectra:  # a measurement-only run: no features needed
+        return {}, {}, None
     transform = build_eval_transform(cfg.data)
     device = "cuda" if opts.device.startswith("cuda") else "cpu"
     encoder = encoder.to(device)

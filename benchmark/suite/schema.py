@@ -253,7 +253,10 @@ class ProbeConfig(Open):
 
 
 class EvalConfig(Strict):
-    probes: list[ProbeConfig] = Field(default_factory=lambda: [ProbeConfig(name="linear")])
+    probes: list[ProbeConfig] = Field(
+        default_factory=lambda: [ProbeConfig(name="linear")],
+        description="[] skips the probes (and feature extraction unless spectra): measurement-only runs",
+    )
     feature_batch_size: int = Field(default=256, ge=1)
     random_init_control: bool = Field(
         default=False, description="also probe a randomly initialised backbone of the same shape (control)"

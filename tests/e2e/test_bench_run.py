@@ -133,3 +133,22 @@ def test_shipped_suites_validate(repo_root, monkeypatch, capsys):
     monkeypatch.chdir(repo_root)
     suites = sorted(str(p.relative_to(repo_root)) for p in (repo_root / "suites").glob("*.yaml"))
     assert main(["validate", *suites]) == 0
+
+
+def test_plan_piped_into_head_stops_without_a_traceback(repo_root):
+    """`bench plan ... | head -1` (a closed stdout) ends quietly with 141, like other command-line tools."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from benchmark.cli import main; sys.exit(main())",
+         "plan", str(repo_root / "suites" / "or_neurips24.yaml")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=repo_root,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # what `head -1` does after its line
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert first.startswith(b"or_neurips24")
+    assert "Traceback" not in err and "BrokenPipeError" not in err

@@ -145,3 +145,35 @@ def test_bench_run_stores_the_measurement_in_the_pretrain_summary(tmp_path: Path
     m = rec["pretrain"]["measure"]
     assert m["steps_measured"] == 2 and m["images_per_step"] == 32
     assert m["loss_only"]["status"] == "ok" and m["loss_only"]["input_shapes"] == [[32, 16], [32, 16]]
+
+
+def test_measurement_only_run_skips_feature_extraction(tmp_path: Path, monkeypatch):
+    """``eval: {probes: []}`` (spectra off) records the measurement without extracting features or probing."""
+    import benchmark.probes.features as features
+    from benchmark.cli import main
+
+    def no_features(*args, **kwargs):
+        raise AssertionError("features were extracted for a run without probes")
+
+    monkeypatch.setattr(features, "extract_features", no_features)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(textwrap.dedent(
+        """\
+        suite: measure_only
+        defaults:
+          data: {dataset: digits, params: {size: 8}, input_size: 8, normalize: none}
+          backbone: {name: tiny, width: 4}
+          augment: {params: {gaussian_blur: 0.0}}
+          pretrain: {epochs: 1, max_steps: 3, batch_size_per_device: 32, optimizer: {name: sgd, lr: 0.05}}
+          eval: {probes: [], spectra: false}
+          measure: {enabled: true, warmup_steps: 1, steps: 1, loss_only: false}
+        experiments:
+          - id: sfrik
+            method: {name: sfrik, mlp: [16, 16, 8]}
+        """
+    ))
+    assert main(["run", str(suite), "--results-dir", str(tmp_path / "r"), "--no-progress"]) == 0
+    rec = json.loads(next((tmp_path / "r" / "runs").rglob("result.json")).read_text())
+    assert rec["status"] == "ok" and rec["metrics"] == {}
+    assert rec["pretrain"]["measure"]["steps_measured"] == 1
+    assert "features" not in rec["timings"]
