@@ -370,14 +370,17 @@ def _ckpt_step(path: Path) -> int | None:
 
 # ---------------------------------------------------------------------------------------------- probes
 def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.ndarray, test_idx: np.ndarray,
-               opts: RunOptions) -> tuple[dict[str, Any], dict[str, float], Any]:
-    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet)."""
+               opts: RunOptions, cfg: ExperimentConfig | None = None) -> tuple[dict[str, Any], dict[str, float], Any]:
+    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet).
+
+    ``cfg`` (default: the run's) supplies the data settings and probes: transfer passes the target dataset's.
+    """
     from benchmark.data.transforms import build_eval_transform
     from benchmark.probes import PROBES
     from benchmark.probes.base import FeatureSet
     from benchmark.probes.features import extract_features
 
-    cfg = run.config
+    cfg = cfg or run.config
     if not cfg.eval.probes and not cfg.eval.spectra:  # a measurement-only run: no features needed
         return {}, {}, None
     transform = build_eval_transform(cfg.data)
@@ -399,6 +402,32 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
         metrics[probe_cfg.name] = cls(params).evaluate(feats, seed=run.seed, progress=opts.progress)
         timings[probe_cfg.name] = time.perf_counter() - t1
     return metrics, timings, feats
+
+
+def run_transfer(run: Run, encoder: torch.nn.Module, opts: RunOptions
+                 ) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
+    """Probe the frozen encoder on each ``eval.transfer`` dataset.
+
+    Returns metrics keyed ``'<name>/<probe>'`` (so report rows read e.g. ``food101/linear.top1``), timings keyed
+    ``'transfer/<name>/<part>'`` and, per name, what was probed (dataset, split sizes).
+    """
+    cfg = run.config
+    metrics: dict[str, Any] = {}
+    timings: dict[str, float] = {}
+    info: dict[str, Any] = {}
+    for target in cfg.eval.transfer:
+        probes = target.probes if target.probes is not None else cfg.eval.probes
+        t_cfg = cfg.model_copy(update={"data": target.data,
+                                       "eval": cfg.eval.model_copy(update={"probes": probes, "spectra": False})})
+        splits = load_splits(t_cfg, opts)
+        train_idx = subset_indices(np.asarray(splits.train_labels), target.data.train_subset)
+        test_idx = subset_indices(np.asarray(splits.test_labels), target.data.test_subset)
+        t_metrics, t_timings, _ = run_probes(run, encoder, splits, train_idx, test_idx, opts, cfg=t_cfg)
+        metrics.update({f"{target.name}/{probe}": values for probe, values in t_metrics.items()})
+        timings.update({f"transfer/{target.name}/{part}": sec for part, sec in t_timings.items()})
+        info[target.name] = {"dataset": target.data.dataset, "source": splits.source, "n_train": int(len(train_idx)),
+                             "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes)}
+    return metrics, timings, info
 
 
 def _diagnostics(encoder: torch.nn.Module, feats: Any) -> dict[str, Any]:
@@ -470,6 +499,10 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
         record["metrics"] = metrics
         if cfg.eval.spectra:
             record["diagnostics"] = _diagnostics(encoder, feats)
+        if cfg.eval.transfer:
+            t_metrics, t_timings, record["transfer"] = run_transfer(run, encoder, opts)
+            metrics.update(t_metrics)
+            timings.update(t_timings)
         if cfg.eval.random_init_control:
             control, _ = build_backbone(cfg, run.seed)
             c_metrics, c_t, c_feats = run_probes(run, control, splits, train_idx, test_idx, opts)

@@ -41,6 +41,10 @@ KNOWN_TRAIN_SIZES = {
 }
 
 
+#: (section, key) of experiment fields omitted from the config hash while empty (added in later versions).
+HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (("eval", "transfer"),)
+
+
 @dataclass
 class Run:
     """One unit of work: pretrain (unless epochs = 0), probe, record."""
@@ -65,10 +69,16 @@ class Run:
         return f"{self.suite}/{self.profile}/{self.path}"
 
     def hashed_config(self) -> dict[str, Any]:
+        experiment = self.config.model_dump(mode="json")
+        # Fields added after results were published are left out while at their neutral default, so adding them
+        # does not change the hash (and force a rerun) of every existing run.
+        for section, key in HASH_NEUTRAL_WHEN_EMPTY:
+            if not experiment.get(section, {}).get(key):
+                experiment.get(section, {}).pop(key, None)
         return {
             "suite": self.suite,
             "suite_version": self.suite_version,
-            "experiment": self.config.model_dump(mode="json"),
+            "experiment": experiment,
             "variant": self.variant,
             "seed": self.seed,
         }

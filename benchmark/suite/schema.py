@@ -252,6 +252,14 @@ class ProbeConfig(Open):
     name: str
 
 
+class TransferConfig(Strict):
+    """Transfer by linear classification: probe the frozen encoder on another dataset (its own train/test split)."""
+
+    name: str = Field(pattern=ID_PATTERN, description="label of the metrics: '<name>/<probe>.<metric>'")
+    data: DataConfig = Field(description="the target dataset, resolution and normalisation (nothing is inherited)")
+    probes: list[ProbeConfig] | None = Field(default=None, description="default: the experiment's eval.probes")
+
+
 class EvalConfig(Strict):
     probes: list[ProbeConfig] = Field(
         default_factory=lambda: [ProbeConfig(name="linear")],
@@ -262,6 +270,18 @@ class EvalConfig(Strict):
         default=False, description="also probe a randomly initialised backbone of the same shape (control)"
     )
     spectra: bool = Field(default=False, description="store weight/feature eigenvalue spectra and effective rank")
+    transfer: list[TransferConfig] = Field(
+        default_factory=list, description="other datasets the frozen encoder is probed on (transfer)"
+    )
+
+    @model_validator(mode="after")
+    def _unique_transfer_names(self) -> EvalConfig:
+        names = [t.name for t in self.transfer]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise HintedValueError(f"eval.transfer names must be unique; repeated: {', '.join(dup)}",
+                                   hint="give each target dataset its own name")
+        return self
 
 
 class MeasureConfig(Strict):

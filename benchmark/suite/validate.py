@@ -250,6 +250,23 @@ def validate_experiment(res: ResolvedExperiment) -> None:
             "each probe runs once per run; give different protocols in different experiments",
         )
 
+    transfer_raw = _get(raw, "eval", "transfer")
+    for i, target in enumerate(cfg.eval.transfer):
+        traw = transfer_raw[i] if isinstance(transfer_raw, list) and i < len(transfer_raw) else None
+        tpos = (transfer_raw.item_pos[i] if traw is not None and isinstance(transfer_raw, PosList)
+                else _pos(raw, "eval", "transfer"))
+        tkey = f"{ex}.eval.transfer[{i}]"
+        t_source = _registry_get(DATASETS, target.data.dataset, _pos(traw, "data", "dataset") or tpos,
+                                 f"{tkey}.data.dataset")
+        _check_params(t_source.Params, target.data.params, _get(traw, "data", "params"), f"{tkey}.data.params",
+                      _pos(traw, "data", "params") or tpos, named=False)
+        t_probes_raw = _get(traw, "probes")
+        for j, probe in enumerate(target.probes or []):
+            praw = t_probes_raw[j] if isinstance(t_probes_raw, list) and j < len(t_probes_raw) else None
+            ppos = _pos(praw, "name") or tpos
+            probe_cls = _registry_get(PROBES, probe.name, ppos, f"{tkey}.probes[{j}].name")
+            _check_params(probe_cls.Params, probe.extras(), praw, f"{tkey}.probes[{j}]", ppos)
+
     _check_backbone(res, builder, ex)
     _check_augment(res, preset, ex)
     _check_sampling(res, ex)
