@@ -24,7 +24,7 @@ from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
 from benchmark.results.provenance import git_state, hardware, package_versions
 from benchmark.results.store import ResultsStore, atomic_write_text
 from benchmark.suite.plan import Plan, Run
-from benchmark.suite.schema import ExperimentConfig, SubsetConfig
+from benchmark.suite.schema import ExperimentConfig, SubsetConfig, ValidationSplit
 
 
 @dataclass
@@ -404,6 +404,22 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
     return metrics, timings, feats
 
 
+def validation_split(splits: Any, train_idx: np.ndarray, val: ValidationSplit) -> tuple[Any, np.ndarray, np.ndarray]:
+    """``(splits', probe_train_idx, probe_val_idx)``: a stratified share of ``train_idx`` becomes the evaluation set.
+
+    ``splits'`` is ``splits`` with its train set also serving as the "test" side, so the probes never see the test set.
+    """
+    import dataclasses
+
+    from benchmark.data.subsets import stratified_fraction
+
+    labels = np.asarray(splits.train_labels)[train_idx]
+    held = np.zeros(len(train_idx), dtype=bool)
+    held[stratified_fraction(labels, val.fraction, seed=val.seed)] = True
+    as_test = dataclasses.replace(splits, test=splits.train, test_labels=splits.train_labels)
+    return as_test, train_idx[~held], train_idx[held]
+
+
 def run_transfer(run: Run, encoder: torch.nn.Module, opts: RunOptions
                  ) -> tuple[dict[str, Any], dict[str, float], dict[str, Any]]:
     """Probe the frozen encoder on each ``eval.transfer`` dataset.
@@ -494,7 +510,13 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
             record["pretrain"] = {"steps": 0, "epochs": 0, "note": "epochs = 0: randomly initialised backbone"}
         faults.maybe_kill("after_pretrain")
         atomic_torch_save(encoder.state_dict(), run_dir / "encoder.pt")
-        metrics, probe_t, feats = run_probes(run, encoder, splits, train_idx, test_idx, opts)
+        probe_splits, probe_train, probe_test = splits, train_idx, test_idx
+        if cfg.eval.validation is not None:
+            probe_splits, probe_train, probe_test = validation_split(splits, train_idx, cfg.eval.validation)
+            record["data"]["evaluated_on"] = (f"validation: {len(probe_test)} train images held out "
+                                              f"(fraction {cfg.eval.validation.fraction}, seed "
+                                              f"{cfg.eval.validation.seed}); probes trained on {len(probe_train)}")
+        metrics, probe_t, feats = run_probes(run, encoder, probe_splits, probe_train, probe_test, opts)
         timings.update(probe_t)
         record["metrics"] = metrics
         if cfg.eval.spectra:

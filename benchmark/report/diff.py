@@ -105,8 +105,9 @@ def scale_of(rec: dict[str, Any]) -> str:
     bb = exp.get("backbone", {})
     pre = rec.get("pretrain", {}) or {}
     width = f"-w{bb.get('width')}" if bb.get("width") not in (None, 64) else ""
+    split = " [probed on a validation split of train]" if data.get("evaluated_on") else ""
     return (f"{rec.get('profile')}: {data.get('dataset')} n={data.get('n_train')}, {bb.get('name')}{width}, "
-            f"{pre.get('epochs', '?')} ep / {pre.get('steps', '?')} steps")
+            f"{pre.get('epochs', '?')} ep / {pre.get('steps', '?')} steps{split}")
 
 
 def _ref_text(ref: Any) -> str:

@@ -260,6 +260,13 @@ class TransferConfig(Strict):
     probes: list[ProbeConfig] | None = Field(default=None, description="default: the experiment's eval.probes")
 
 
+class ValidationSplit(Strict):
+    """Probe on a validation split carved from the training set (for tuning, e.g. OR's gamma), not on the test set."""
+
+    fraction: float = Field(default=0.1, gt=0, lt=1, description="share of every class held out from the train set")
+    seed: int = Field(default=0, description="which images are held out (fixed across runs so they are comparable)")
+
+
 class EvalConfig(Strict):
     probes: list[ProbeConfig] = Field(
         default_factory=lambda: [ProbeConfig(name="linear")],
@@ -272,6 +279,11 @@ class EvalConfig(Strict):
     spectra: bool = Field(default=False, description="store weight/feature eigenvalue spectra and effective rank")
     transfer: list[TransferConfig] = Field(
         default_factory=list, description="other datasets the frozen encoder is probed on (transfer)"
+    )
+    validation: ValidationSplit | None = Field(
+        default=None,
+        description="probes train on the rest of the train set and report on this held-out part (the test set is "
+        "not touched); pretraining still sees the whole (unlabelled) train set",
     )
 
     @model_validator(mode="after")
