@@ -86,6 +86,17 @@ def _msn(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
     return LT.MSNTransform(**kwargs)
 
 
+@PRESETS.register("mae")
+def _mae(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+    """MAE: one random-resized-crop + flip view (Lightly's ``MAETransform``)."""
+    import lightly.transforms as LT
+
+    normalize = _normalize_arg(data) or {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
+    kwargs = {"input_size": data.input_size, "normalize": normalize}
+    kwargs.update(_checked_kwargs(LT.MAETransform, params, preset))
+    return LT.MAETransform(**kwargs)
+
+
 @PRESETS.register("dino")
 def _dino(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
     import lightly.transforms as LT

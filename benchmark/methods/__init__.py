@@ -7,6 +7,7 @@ from benchmark.methods import (  # noqa: F401  (importing a method module regist
     barlow_twins,
     byol,
     dino,
+    mae,
     moco,
     msn,
     nnclr,

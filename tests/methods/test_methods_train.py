@@ -19,10 +19,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from lightly.models import utils as lightly_utils
 from PIL import Image
 from pydantic import ValidationError
 
 from benchmark.data.transforms import build_train_transform
+from benchmark.errors import SuiteError
 from benchmark.methods import METHODS, MethodContext, SSLMethod, build_method
 from benchmark.methods.base import embedding_std
 from benchmark.models import create_backbone
@@ -52,6 +54,11 @@ TRAIN_PARAMS: dict[str, dict[str, Any]] = {
     "msn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
     "pmsn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
     "sfrik": {"mlp": [64, 64, 32]},
+    "mae": {"decoder_dim": 64, "decoder_depth": 1, "decoder_heads": 4},
+}
+#: Methods that cannot use the tiny ConvNet: backbone name and arguments (MAE masks ViT tokens; 4 x 4 patches of 8 px).
+BACKBONE_FOR: dict[str, tuple[str, dict[str, Any]]] = {
+    "mae": ("vit_tiny", {"image_size": 32, "patch_size": 8}),
 }
 #: Preset arguments keeping multi-crop small at 32 px (DINO's local crops default to 96 px, MSN has 10 focal views).
 AUGMENT_PARAMS: dict[str, dict[str, Any]] = {
@@ -94,7 +101,8 @@ def _views(preset: str, images: list[Image.Image]) -> list[torch.Tensor]:
 
 
 def _build(name: str, *, max_steps: int = STEPS, **overrides: Any) -> SSLMethod:
-    backbone, dim = create_backbone("tiny", width=8)
+    bb_name, bb_args = BACKBONE_FOR.get(name, ("tiny", {"width": 8}))
+    backbone, dim = create_backbone(bb_name, **bb_args)
     params = {**TRAIN_PARAMS.get(name, {}), **overrides}
     ctx = MethodContext(max_steps=max_steps, global_batch_size=BATCH)
     return build_method(name, backbone=backbone, feature_dim=dim, params=params, ctx=ctx)
@@ -336,3 +344,23 @@ def test_pmsn_with_uniform_prior_is_msn_and_direction_reaches_the_loss() -> None
     assert _build("pmsn").criterion.kl_direction == "mean_to_prior"
     lightly_direction = _build("pmsn", kl_direction="prior_to_mean", power_law_exponent=0.5).criterion
     assert lightly_direction.kl_direction == "prior_to_mean" and lightly_direction.power_law_exponent == 0.5
+
+
+def test_mae_predicts_only_the_masked_patches_and_needs_a_vit() -> None:
+    torch.manual_seed(0)
+    method = _build("mae", mask_ratio=0.75, norm_pix_loss=False)
+    images = torch.rand(4, 3, 32, 32)
+    pred, target, cls = method._predict(images)
+    assert pred.shape == target.shape == (4, 12, 8 * 8 * 3)  # 16 patches of 8 px, 75 % masked
+    assert cls.shape == (4, 192)
+    patches = lightly_utils.patchify(images, 8)  # (B, 16, 192): every target row is one of the image's patches
+    for b in range(4):
+        assert all(any(torch.equal(t, p) for p in patches[b]) for t in target[b])
+    assert float(method._loss(target, target)) == 0.0
+    normed = _build("mae", norm_pix_loss=True)
+    z = (target - target.mean(-1, keepdim=True)) / (target.var(-1, keepdim=True) + 1e-6) ** 0.5
+    assert float(normed._loss(z, target)) < 1e-10
+    with pytest.raises(SuiteError, match="needs a ViT backbone"):
+        backbone, dim = create_backbone("tiny", width=8)
+        build_method("mae", backbone=backbone, feature_dim=dim, params={},
+                     ctx=MethodContext(max_steps=1, global_batch_size=4))

@@ -164,7 +164,7 @@ def test_cpu_profiles_cover_the_three_small_scale_comparisons():
 
 
 # ------------------------------------------------------------------------------------------------ baselines
-METRIC = re.compile(r"^[a-z_]+\.(top1|top5)$")
+METRIC = re.compile(r"^([a-z0-9_]+/)?[a-z_]+\.(top1|top5)$")  # [<transfer target>/]<probe>.<metric>
 
 
 @pytest.mark.parametrize("name", PAPER_SUITES + FRAMEWORK_SUITES)
