@@ -4,6 +4,10 @@ Defaults follow solo-learn's CIFAR BYOL (`scripts/pretrain/cifar/byol.yaml`): pr
 4096, momentum 0.99 → 1.0 on a cosine schedule, symmetric negative-cosine loss (Lightly 1.6 removed
 ``SymNegCosineSimilarityLoss``; this is 0.5·(NegCos(p0, z1) + NegCos(p1, z0)) as its migration note says, ×2 so the
 value matches BYOL's 2 − 2cos form up to the constant).
+
+``whitening_weight > 0`` adds VICReg's variance and covariance terms (:class:`benchmark.losses.VICRegLoss` with
+no invariance term, coefficients ``whitening_std_coeff``/``whitening_cov_coeff``) on the online projections of both
+views: the "BYOL + feature whitening" row of the OR paper's Table 1 (its exact form and weight are not transcribed).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from lightly.models.utils import update_momentum
 from pydantic import Field
 from torch import Tensor
 
+from benchmark.losses import VICRegLoss
 from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, cosine_momentum, momentum_copy
 
 
@@ -26,6 +31,12 @@ class BYOLParams(MethodParams):
     pred_hidden_dim: int = Field(default=4096, ge=1)
     momentum_start: float = Field(default=0.99, ge=0, le=1)
     momentum_end: float = Field(default=1.0, ge=0, le=1)
+    whitening_weight: float = Field(
+        default=0.0, ge=0, description="OR paper Table 1 'BYOL + whitening': weight of VICReg's variance and "
+        "covariance terms on the online projections (0 = plain BYOL)"
+    )
+    whitening_std_coeff: float = Field(default=25.0, ge=0)
+    whitening_cov_coeff: float = Field(default=1.0, ge=0)
 
 
 @METHODS.register("byol")
@@ -42,6 +53,11 @@ class BYOL(SSLMethod):
         self.backbone_momentum = momentum_copy(self.backbone)
         self.projection_head_momentum = momentum_copy(self.projection_head)
         self.criterion = NegativeCosineSimilarity()
+        self.whitening = (
+            VICRegLoss(sim_coeff=0.0, std_coeff=p.whitening_std_coeff, cov_coeff=p.whitening_cov_coeff,
+                       gather_distributed=self.ctx.gather_distributed)
+            if p.whitening_weight > 0 else None
+        )
 
     def _online(self, x: Tensor) -> tuple[Tensor, Tensor]:
         z = self.projection_head(self.backbone(x))
@@ -54,10 +70,15 @@ class BYOL(SSLMethod):
     def training_step(self, views: list[Tensor], *, step: int) -> StepOutput:
         x0, x1 = views[0], views[1]
         z0, p0 = self._online(x0)
-        _, p1 = self._online(x1)
+        z1, p1 = self._online(x1)
         t0, t1 = self._target(x0), self._target(x1)
         loss = self.criterion(p0, t1) + self.criterion(p1, t0)
-        return StepOutput(loss=loss, logs={"momentum": self._momentum(step)}, embeddings=z0.detach())
+        logs = {"momentum": self._momentum(step)}
+        if self.whitening is not None:  # decorrelate and keep the variance of the projections (no invariance term)
+            terms = self.whitening.terms(z0, z1)
+            loss = loss + self.params.whitening_weight * terms["loss"]  # type: ignore[attr-defined]
+            logs.update({"whitening_var": float(terms["var"].detach()), "whitening_cov": float(terms["cov"].detach())})
+        return StepOutput(loss=loss, logs=logs, embeddings=z0.detach())
 
     def _momentum(self, step: int) -> float:
         p: BYOLParams = self.params  # type: ignore[assignment]
