@@ -20,7 +20,7 @@ def _image(size: int = 40) -> Image.Image:
 def test_every_preset_runs_without_normalisation(preset: str) -> None:
     data = DataConfig(input_size=32, normalize="none")
     views = build_train_transform(preset, data, {})(_image())
-    assert len(views) >= 2
+    assert len(views) >= (1 if preset == "mae" else 2)  # MAE trains on one masked view; the others on 2+ views
     for v in views:
         assert isinstance(v, torch.Tensor) and v.shape[0] == 3
         assert 0.0 <= float(v.min()) and float(v.max()) <= 1.0  # pixels left in [0, 1]: nothing normalised them
