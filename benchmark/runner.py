@@ -167,7 +167,14 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     backbone, feat_dim = build_backbone(cfg, run.seed)
     method_cls = METHODS.get(cfg.method.name)
     preset = cfg.augment.preset or method_cls.default_augment
-    transform = build_train_transform(preset, cfg.data, cfg.augment.params)
+    device_augment = None
+    if cfg.augment.on_device:  # the loader only decodes; PretrainModule augments the batch on the device
+        from benchmark.data.device_augment import DecodeToUint8, build_device_augment, decode_size
+
+        device_augment = build_device_augment(preset, cfg.data, cfg.augment.params)
+        transform: Any = DecodeToUint8(decode_size(cfg.data, cfg.augment.decode_size))
+    else:
+        transform = build_train_transform(preset, cfg.data, cfg.augment.params)
     dataset = _Views(splits.train, train_idx, transform)
     gb = pcfg.global_batch_size
     steps_per_epoch = len(dataset) // gb
@@ -187,7 +194,8 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     method = build_method(cfg.method.name, backbone=backbone, feature_dim=feat_dim, params=cfg.method.extras(), ctx=ctx)
     regularizer = build_regularizer(cfg.regularizer.name, cfg.regularizer.extras())
     module = PretrainModule(method, regularizer, pcfg, steps_per_epoch=steps_per_epoch, max_steps=max_steps,
-                            history_every=max(1, max_steps // 500), config_hash=run.config_hash)
+                            history_every=max(1, max_steps // 500), config_hash=run.config_hash,
+                            device_augment=device_augment, seed=run.seed)
 
     ckpt_dir = run_dir / "checkpoints"
     resume = _resumable_checkpoint(ckpt_dir, run.config_hash, discard=opts.force)
@@ -255,6 +263,7 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         "epochs": pcfg.epochs,
         "global_batch_size": gb,
         "augment_preset": preset,
+        "augment_on_device": bool(cfg.augment.on_device),
         "resumed_from_step": resume.step,
         "resumes": list(module.resumes),  # steps it was resumed from, as carried by its checkpoints
         "final_loss": module.loss_history[-1][1] if module.loss_history else None,

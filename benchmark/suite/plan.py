@@ -42,7 +42,9 @@ KNOWN_TRAIN_SIZES = {
 
 
 #: (section, key) of experiment fields omitted from the config hash while empty (added in later versions).
-HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (("eval", "transfer"), ("eval", "validation"))
+HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (
+    ("eval", "transfer"), ("eval", "validation"), ("augment", "on_device"), ("augment", "decode_size"),
+)
 
 
 @dataclass

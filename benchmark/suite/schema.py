@@ -176,6 +176,25 @@ class AugmentConfig(Strict):
 
     preset: str | None = Field(default=None, description="Lightly transform preset; default: the method's own")
     params: dict[str, Any] = Field(default_factory=dict, description="keyword arguments for the Lightly transform")
+    on_device: bool = Field(
+        default=False,
+        description="augment whole batches on the training device (benchmark/data/device_augment.py) instead of "
+        "per image in the loader workers; presets simclr, vicreg, moco_v2, simsiam, byol",
+    )
+    decode_size: int | None = Field(
+        default=None, ge=8,
+        description="on_device only: images are resized/centre-cropped to this square before batching; default "
+        "input_size up to 64 px, else input_size*8/7",
+    )
+
+    @model_validator(mode="after")
+    def _decode_size_needs_on_device(self) -> AugmentConfig:
+        if self.decode_size is not None and not self.on_device:
+            raise HintedValueError(
+                "decode_size is only used by the on-device augmentation",
+                hint="set on_device: true, or remove decode_size",
+            )
+        return self
 
 
 # --------------------------------------------------------------------------------------------- training

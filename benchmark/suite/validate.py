@@ -171,7 +171,20 @@ def _check_augment(res: ResolvedExperiment, preset: str, ex: str) -> None:
         return
     try:
         build_train_transform(preset, cfg.data, cfg.augment.params)
+        if cfg.augment.on_device:
+            from benchmark.data.device_augment import DEVICE_PRESETS, build_device_augment
+
+            if preset not in DEVICE_PRESETS:
+                _fail(
+                    f"augmentation preset '{preset}' has no on-device implementation",
+                    _pos(raw, "augment", "on_device"),
+                    f"{ex}.augment.on_device",
+                    f"on_device supports {', '.join(DEVICE_PRESETS)}; set on_device: false for '{preset}'",
+                )
+            build_device_augment(preset, cfg.data, cfg.augment.params)
     except SuiteError as exc:
+        if exc.key is not None:  # already placed (e.g. by _fail above)
+            raise
         pos = _position_of_named_key(exc.message, _get(raw, "augment", "params"), params_pos)
         raise SuiteError(
             exc.message.removeprefix("augment.params: "),

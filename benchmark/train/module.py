@@ -37,6 +37,9 @@ class PretrainModule(pl.LightningModule):
         max_steps: Total optimizer steps of the run.
         history_every: Record the loss every this many steps.
         config_hash: The run's config hash, stored in checkpoints (a checkpoint of another config is never resumed).
+        device_augment: Batched multi-view augmentation applied after the batch is on the device
+            (:mod:`benchmark.data.device_augment`), or None when the loader already yields views.
+        seed: The run's seed (seeds ``device_augment`` per step and rank).
     """
 
     def __init__(
@@ -49,9 +52,14 @@ class PretrainModule(pl.LightningModule):
         max_steps: int,
         history_every: int = 1,
         config_hash: str | None = None,
+        device_augment: torch.nn.Module | None = None,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         self.method = method
+        #: ``augment.on_device``: batches arrive as (uint8 images, labels) and are augmented on the device.
+        self.device_augment = device_augment
+        self.seed = int(seed)
         self.regularizer = regularizer
         self.cfg = cfg
         self.steps_per_epoch = steps_per_epoch
@@ -68,6 +76,17 @@ class PretrainModule(pl.LightningModule):
         self.resumes: list[int] = []
         self._step = 0
         self._pending_rng: dict[str, Any] | None = None
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """``augment.on_device``: (uint8 images, labels) → (views, labels), one generator per step and rank."""
+        if self.device_augment is None or not self.training:
+            return batch
+        from benchmark.data.device_augment import step_seed
+
+        images, labels = batch[0], batch[1]
+        generator = torch.Generator(device=images.device)
+        generator.manual_seed(step_seed(self.seed, int(self.global_step), int(self.global_rank)))
+        return [self.device_augment(images, generator), labels]
 
     def training_step(self, batch: Any, batch_idx: int) -> Tensor:
         views = batch[0]

@@ -5,7 +5,7 @@ CIFAR-10 benchmark, CIFAR-10 normalisation) applied to real CIFAR-10 PIL images 
 worker's throughput, images/s; each image yields two views). Training = one full SimCLR step of the runner's method
 (two views forward, NT-Xent, backward, SGD step) with the paper backbone (CIFAR ResNet-18, width 64) and with the
 ``cifar10_subset`` smoke backbone (tiny ConvNet, width 32), images/s = batch / step time. Also the batched
-per-sample variant (:mod:`benchmark.measure.batched_augment`, same recipes on a uint8 (B, 3, 32, 32) tensor on the
+per-sample variant (:mod:`benchmark.data.batched_augment`, same recipes on a uint8 (B, 3, 32, 32) tensor on the
 device; on CPU with the session's thread count). All arms interleaved.
 With ``num_workers = W`` the augmentation throughput scales up to W× (separate processes), training does not.
 """
@@ -18,8 +18,8 @@ import pytest
 import torch
 from PIL import Image
 
+from benchmark.data.batched_augment import byol_views, simclr_views
 from benchmark.data.transforms import build_train_transform
-from benchmark.measure.batched_augment import byol_views, simclr_views
 from benchmark.measure.timing import interleave, summarize_times
 from benchmark.methods import MethodContext, build_method
 from benchmark.models import BACKBONES

@@ -1,4 +1,4 @@
-"""Batched two-view augmentation on device tensors with per-sample randomness (prototype for GPU-side augmentation).
+"""Batched two-view augmentation on device tensors with per-sample randomness (GPU-side augmentation).
 
 The suite's presets (Lightly transforms) augment one PIL image at a time in the DataLoader workers. On a GPU the
 alternative is to ship un-augmented uint8 batches and augment the whole batch on the device. ``torchvision.transforms.v2``
@@ -17,9 +17,9 @@ them with vectorised tensor ops (kornia is not a dependency):
   an approximation of the same Gaussian), solarisation (threshold 128/255, as Lightly's ``RandomSolarization``),
   then normalisation.
 
-Defaults mirror Lightly 1.6's ``SimCLRTransform`` and ``BYOLView1/2Transform``. Status: a prototype next to the
-measurement code that benchmarks it (``tests/benchmarks/test_augmentation.py``); the runner does not use it yet —
-that needs the loader to yield uint8 batches and ``PretrainModule`` to call it on the device (see the report).
+Defaults mirror Lightly 1.6's ``SimCLRTransform`` and ``BYOLView1/2Transform``. The runner uses it when a suite sets
+``augment.on_device: true`` (:mod:`benchmark.data.device_augment` maps the preset's Lightly arguments onto
+:class:`ViewParams`); ``tests/benchmarks/test_augmentation.py`` measures it against the per-image pipeline.
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ class ViewParams:
     gaussian_blur: float = 0.5
     sigmas: tuple[float, float] = (0.1, 2.0)
     solarization_prob: float = 0.0
+    solarize_first: bool = False  # solarise before the blur (Lightly's VICReg view) instead of after
     mean: tuple[float, ...] | None = (0.485, 0.456, 0.406)  # Lightly's IMAGENET_NORMALIZE
     std: tuple[float, ...] | None = (0.229, 0.224, 0.225)
 
@@ -203,16 +204,28 @@ class BatchedView(nn.Module):
                     x[idx] = adjust_per_sample(x[idx], op, factors[op][idx])
         gray = torch.rand(n, generator=generator, device=dev) < p.random_gray_scale
         x = torch.where(gray.view(-1, 1, 1, 1), _gray(x).expand_as(x), x)
+        if p.solarize_first:  # Lightly's VICRegViewTransform solarises before blurring; the others after
+            x = self._solarize(x, generator)
+            x = self._blur(x, generator)
+        else:
+            x = self._solarize(self._blur(x, generator), generator)
+        if self.mean is not None:
+            x = (x - self.mean) / self.std
+        return x
+
+
+    def _blur(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        p, n, dev = self.params, x.shape[0], x.device
         blur = torch.rand(n, generator=generator, device=dev) < p.gaussian_blur
         sigma = p.sigmas[0] + (p.sigmas[1] - p.sigmas[0]) * torch.rand(n, generator=generator, device=dev)
         idx = torch.nonzero(blur).squeeze(1)
         if idx.numel():
             x[idx] = _gaussian_blur(x[idx], sigma[idx], p.sigmas[1])
-        sol = torch.rand(n, generator=generator, device=dev) < p.solarization_prob
-        x = torch.where(sol.view(-1, 1, 1, 1) & (x >= SOLARIZE_THRESHOLD), 1.0 - x, x)
-        if self.mean is not None:
-            x = (x - self.mean) / self.std
         return x
+
+    def _solarize(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
+        sol = torch.rand(x.shape[0], generator=generator, device=x.device) < self.params.solarization_prob
+        return torch.where(sol.view(-1, 1, 1, 1) & (x >= SOLARIZE_THRESHOLD), 1.0 - x, x)
 
 
 class BatchedMultiView(nn.Module):

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torchvision.transforms.v2 import functional as TF
 
-from benchmark.measure.batched_augment import (
+from benchmark.data.batched_augment import (
     BatchedView,
     ViewParams,
     _gaussian_blur,
