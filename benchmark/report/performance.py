@@ -112,10 +112,14 @@ def performance_section(records: list[dict[str, Any]], *, heading: str = "## Per
             f"{row['steps']} | {row['step_ms']} | {row['throughput']} | {row['iteration_ms']} | {row['step_memory']} | "
             f"{row['loss_ms']} | {row['loss_memory']} | {row['status']} |"
         )
-    notes = [(row["experiment"], row["variant"], n) for row in rows for n in row["raw"].get("notes", [])]
+    notes: dict[tuple[str, str, str], list[str]] = {}  # the same note on several seeds is listed once
+    for row in rows:
+        for n in row["raw"].get("notes", []):
+            notes.setdefault((row["experiment"], row["variant"], n), []).append(str(row["seed"]))
     if notes:
         lines += ["", "Notes:", ""]
-        lines += [f"- `{e}` {v}: {n}" for e, v, n in notes]
+        lines += [f"- `{e}` {v} (seed{'s' if len(seeds) > 1 else ''} {', '.join(seeds)}): {n}"
+                  for (e, v, n), seeds in notes.items()]
     lines.append("")
     return "\n".join(lines)
 

@@ -49,8 +49,14 @@ def test_section_lists_measured_runs_with_medians_percentiles_and_memory():
     assert "12.0 [10.0–20.0]" in simclr and "+3.0 (inputs 2.0)" in simclr
     vicreg = next(line for line in lines if line.startswith("| vicreg"))
     assert "4096.0 tensors" in vicreg and "out_of_memory" in vicreg
-    assert "- `vicreg` none: only 5 of 10 timed steps ran (max_steps reached)" in lines
+    assert "- `vicreg` none (seed 0): only 5 of 10 timed steps ran (max_steps reached)" in lines
     assert not any(line.startswith("| byol") for line in lines)
+
+
+def test_a_note_repeated_over_seeds_is_listed_once_with_its_seeds():
+    records = [{**_record("vicreg", GPU_MEASURE), "seed": s} for s in (0, 1, 2)]
+    notes = [line for line in performance_section(records).splitlines() if line.startswith("- `vicreg`")]
+    assert notes == ["- `vicreg` none (seeds 0, 1, 2): only 5 of 10 timed steps ran (max_steps reached)"]
 
 
 def test_no_measurements_gives_no_section_and_no_figure(tmp_path: Path):
