@@ -9,6 +9,7 @@ from benchmark.methods import (  # noqa: F401  (importing a method module regist
     dino,
     mae,
     moco,
+    mocov3,
     msn,
     nnclr,
     pmsn,
@@ -17,6 +18,7 @@ from benchmark.methods import (  # noqa: F401  (importing a method module regist
     simsiam,
     swav,
     vicreg,
+    wmse,
 )
 from benchmark.methods.base import METHODS, MethodContext, SSLMethod, StepOutput, build_method
 

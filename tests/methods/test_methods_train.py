@@ -55,6 +55,9 @@ TRAIN_PARAMS: dict[str, dict[str, Any]] = {
     "pmsn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
     "sfrik": {"mlp": [64, 64, 32]},
     "mae": {"decoder_dim": 64, "decoder_depth": 1, "decoder_heads": 4},
+    "mocov3": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
+    # Two whitening slices of 16 in the batch of 32 (Lightly needs slice >= 2 x the embedding size).
+    "wmse": {"proj_hidden_dim": 64, "proj_output_dim": 8, "whitening_size": 16},
 }
 #: Methods that cannot use the tiny ConvNet: backbone name and arguments (MAE masks ViT tokens; 4 x 4 patches of 8 px).
 BACKBONE_FOR: dict[str, tuple[str, dict[str, Any]]] = {
@@ -382,3 +385,48 @@ def test_byol_whitening_adds_vicreg_variance_and_covariance_of_the_projections()
     torch.testing.assert_close(out.loss, base + 0.5 * (25.0 * terms["var"] + terms["cov"]))
     assert out.logs["whitening_cov"] == pytest.approx(float(terms["cov"]))
     assert plain.whitening is None and "whitening_var" not in plain.training_step(views, step=0).logs
+
+
+def test_mocov3_loss_is_2tau_infonce_against_the_other_views_keys() -> None:
+    from benchmark.losses import MoCoV3Loss
+
+    g = torch.Generator().manual_seed(0)
+    q, k = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    tau = 0.2
+    qn, kn = F.normalize(q, dim=1), F.normalize(k, dim=1)
+    logits = qn @ kn.T / tau
+    expected = -torch.log_softmax(logits, dim=1).diagonal().mean() * 2 * tau
+    assert torch.allclose(MoCoV3Loss(tau)(q, k), expected, atol=1e-6)
+    k.requires_grad_(True)
+    MoCoV3Loss(tau)(q.requires_grad_(True), k).backward()
+    assert k.grad is None or not k.grad.any()  # keys are targets: no gradient reaches the momentum branch
+
+
+def test_mocov3_heads_follow_the_resnet_recipe_and_momentum_moves_the_key_encoder() -> None:
+    m = _build("mocov3")
+    proj = [type(x).__name__ for x in m.projection_head.layers]
+    pred = [type(x).__name__ for x in m.prediction_head.layers]
+    assert proj == ["Linear", "BatchNorm1d", "ReLU", "Linear", "BatchNorm1d"]
+    assert not m.projection_head.layers[-1].affine and m.projection_head.layers[0].bias is None
+    assert pred == ["Linear", "BatchNorm1d", "ReLU", "Linear"]
+    vit_like = _build("mocov3", proj_layers=3, pred_last_bn=True)
+    assert [type(x).__name__ for x in vit_like.projection_head.layers].count("Linear") == 3
+    assert type(vit_like.prediction_head.layers[-1]).__name__ == "BatchNorm1d"
+    before = [p.clone() for p in m.backbone_momentum.parameters()]
+    with torch.no_grad():
+        for p in m.backbone.parameters():
+            p.add_(1.0)
+    m.on_step_end(step=0)
+    assert any(not torch.equal(a, b) for a, b in zip(before, m.backbone_momentum.parameters(), strict=True))
+
+
+def test_wmse_whitens_the_projections_and_checks_its_slice_size() -> None:
+    m = _build("wmse")
+    z = torch.randn(64, 8)
+    out = m.criterion.whitening(z)
+    cov = (out - out.mean(0)).T @ (out - out.mean(0)) / (out.shape[0] - 1)
+    assert torch.allclose(cov, torch.eye(8), atol=0.1)  # whitened: identity covariance (up to the 1/(n-1) factor)
+    with pytest.raises(ValidationError, match="at least 2 x proj_output_dim"):
+        METHODS.get("wmse").Params(proj_output_dim=64, whitening_size=64)
+    with pytest.raises(SuiteError, match="not a multiple"):
+        _build("wmse", whitening_size=24)
