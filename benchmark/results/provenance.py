@@ -71,11 +71,14 @@ def hardware(device: str) -> dict[str, Any]:
     """CPU, thread count, and GPU name when running on CUDA."""
     import torch
 
+    from benchmark.measure.machine import cpu_model
+
     info: dict[str, Any] = {
         "device": device,
         "platform": platform.platform(),
         "machine": platform.machine(),
         "processor": platform.processor() or None,
+        "cpu_model": cpu_model(),  # /proc/cpuinfo's model name: platform.processor() is empty on most Linux systems
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
         "python": platform.python_version(),
