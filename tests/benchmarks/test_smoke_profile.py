@@ -22,6 +22,8 @@ pytestmark = pytest.mark.benchmark
 
 PROFILES = {
     "or_neurips24-smoke": ["suites/or_neurips24.yaml", "--profile", "smoke"],
+    "sfrik_iclr23-smoke": ["suites/sfrik_iclr23.yaml", "--profile", "smoke"],
+    "uniform_prior_iclr23-smoke": ["suites/uniform_prior_iclr23.yaml", "--profile", "smoke"],
     "smoke-digits": ["suites/smoke.yaml", "--profile", "digits"],
     "smoke-cifar10_subset": ["suites/smoke.yaml", "--profile", "cifar10_subset", "--data-root",
                              str(SHARED / "datasets")],
