@@ -86,6 +86,32 @@ class SSLMethod(nn.Module):
         return []
 
 
+class MomentumTargetMethod(SSLMethod):
+    """A method with an EMA (momentum) target: ``backbone_momentum`` and ``projection_head_momentum`` follow the online
+    ``backbone`` and ``projection_head`` after every optimizer step.
+
+    Subclasses build ``projection_head``, then call :meth:`init_momentum_targets`; ``Params`` carry
+    ``momentum_start``/``momentum_end`` (cosine schedule, Lightly's ``cosine_schedule``; override :meth:`_momentum`
+    for another schedule).
+    """
+
+    def init_momentum_targets(self) -> None:
+        self.backbone_momentum = momentum_copy(self.backbone)
+        self.projection_head_momentum = momentum_copy(self.projection_head)
+
+    def _momentum(self, step: int) -> float:
+        p = self.params
+        return cosine_momentum(step, self.ctx.max_steps, p.momentum_start, p.momentum_end)  # type: ignore[attr-defined]
+
+    @torch.no_grad()
+    def on_step_end(self, *, step: int) -> None:
+        from lightly.models.utils import update_momentum
+
+        m = self._momentum(step)
+        update_momentum(self.backbone, self.backbone_momentum, m)
+        update_momentum(self.projection_head, self.projection_head_momentum, m)
+
+
 METHODS: Registry[type[SSLMethod]] = Registry("method")
 
 

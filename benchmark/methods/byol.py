@@ -17,12 +17,11 @@ from typing import Any
 import torch
 from lightly.loss import NegativeCosineSimilarity
 from lightly.models.modules.heads import BYOLPredictionHead, BYOLProjectionHead
-from lightly.models.utils import update_momentum
 from pydantic import Field
 from torch import Tensor
 
 from benchmark.losses import VICRegLoss
-from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, cosine_momentum, momentum_copy
+from benchmark.methods.base import METHODS, MethodParams, MomentumTargetMethod, StepOutput
 
 
 class BYOLParams(MethodParams):
@@ -40,7 +39,7 @@ class BYOLParams(MethodParams):
 
 
 @METHODS.register("byol")
-class BYOL(SSLMethod):
+class BYOL(MomentumTargetMethod):
     Params = BYOLParams
     default_augment = "byol"
     paper = "Grill et al., Bootstrap Your Own Latent, NeurIPS 2020"
@@ -50,8 +49,7 @@ class BYOL(SSLMethod):
         p: BYOLParams = self.params  # type: ignore[assignment]
         self.projection_head = BYOLProjectionHead(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim)
         self.prediction_head = BYOLPredictionHead(p.proj_output_dim, p.pred_hidden_dim, p.proj_output_dim)
-        self.backbone_momentum = momentum_copy(self.backbone)
-        self.projection_head_momentum = momentum_copy(self.projection_head)
+        self.init_momentum_targets()
         self.criterion = NegativeCosineSimilarity()
         self.whitening = (
             VICRegLoss(sim_coeff=0.0, std_coeff=p.whitening_std_coeff, cov_coeff=p.whitening_cov_coeff,
@@ -79,16 +77,6 @@ class BYOL(SSLMethod):
             loss = loss + self.params.whitening_weight * terms["loss"]  # type: ignore[attr-defined]
             logs.update({"whitening_var": float(terms["var"].detach()), "whitening_cov": float(terms["cov"].detach())})
         return StepOutput(loss=loss, logs=logs, embeddings=z0.detach())
-
-    def _momentum(self, step: int) -> float:
-        p: BYOLParams = self.params  # type: ignore[assignment]
-        return cosine_momentum(step, self.ctx.max_steps, p.momentum_start, p.momentum_end)
-
-    @torch.no_grad()
-    def on_step_end(self, *, step: int) -> None:
-        m = self._momentum(step)
-        update_momentum(self.backbone, self.backbone_momentum, m)
-        update_momentum(self.projection_head, self.projection_head_momentum, m)
 
     def loss_inputs(self, views: list[Tensor]) -> tuple[Any, ...]:
         _, p0 = self._online(views[0])

@@ -35,11 +35,10 @@ import torch
 import torch.nn.functional as F
 from lightly.loss import DINOLoss
 from lightly.models.modules.heads import DINOProjectionHead
-from lightly.models.utils import update_momentum
 from pydantic import Field
 from torch import Tensor, nn
 
-from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, cosine_momentum, momentum_copy
+from benchmark.methods.base import METHODS, MethodParams, MomentumTargetMethod, StepOutput
 
 
 def _gradient_scaled(t: Tensor, scale: float) -> Tensor:
@@ -89,7 +88,7 @@ def _dino_head(input_dim: int, p: DINOParams) -> DINOProjectionHead:
 
 
 @METHODS.register("dino")
-class DINO(SSLMethod):
+class DINO(MomentumTargetMethod):
     Params = DINOParams
     default_augment = "dino"
     paper = "Caron et al., Emerging Properties in Self-Supervised Vision Transformers, ICCV 2021"
@@ -98,8 +97,7 @@ class DINO(SSLMethod):
         super().__init__(**kw)
         p: DINOParams = self.params  # type: ignore[assignment]
         self.projection_head = _dino_head(self.feature_dim, p)
-        self.backbone_momentum = momentum_copy(self.backbone)
-        self.projection_head_momentum = momentum_copy(self.projection_head)
+        self.init_momentum_targets()
         self.criterion = DINOLoss(
             output_dim=p.output_dim,
             warmup_teacher_temp=p.warmup_teacher_temp,
@@ -119,10 +117,6 @@ class DINO(SSLMethod):
         if step >= self.warmup_steps:
             return p.teacher_temp
         return p.warmup_teacher_temp + (p.teacher_temp - p.warmup_teacher_temp) * step / self.warmup_steps
-
-    def _momentum(self, step: int) -> float:
-        p: DINOParams = self.params  # type: ignore[assignment]
-        return cosine_momentum(step, self.ctx.max_steps, p.momentum_start, p.momentum_end)
 
     # ------------------------------------------------------------------ forward passes
     def _student(self, x: Tensor, *, freeze_last_layer: bool) -> tuple[Tensor, Tensor]:
@@ -152,12 +146,6 @@ class DINO(SSLMethod):
         loss = self.criterion(teacher_out, student_out, teacher_temp=temp)
         logs = {"teacher_temp": temp, "momentum": self._momentum(step), "last_layer_frozen": float(frozen)}
         return StepOutput(loss=loss, logs=logs, embeddings=student[0][1].detach())
-
-    @torch.no_grad()
-    def on_step_end(self, *, step: int) -> None:
-        m = self._momentum(step)
-        update_momentum(self.backbone, self.backbone_momentum, m)
-        update_momentum(self.projection_head, self.projection_head_momentum, m)
 
     def loss_inputs(self, views: list[Tensor]) -> tuple[Any, ...]:
         """``(teacher outputs of the global views..., student outputs of all views...)``, flat."""

@@ -20,11 +20,10 @@ from typing import Any
 import torch
 from lightly.loss import NTXentLoss
 from lightly.models.modules.heads import MoCoProjectionHead
-from lightly.models.utils import update_momentum
 from pydantic import Field
 from torch import Tensor
 
-from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, cosine_momentum, momentum_copy
+from benchmark.methods.base import METHODS, MethodParams, MomentumTargetMethod, StepOutput
 
 
 class MoCoParams(MethodParams):
@@ -37,7 +36,7 @@ class MoCoParams(MethodParams):
 
 
 @METHODS.register("moco")
-class MoCo(SSLMethod):
+class MoCo(MomentumTargetMethod):
     Params = MoCoParams
     default_augment = "moco_v2"
     paper = "Chen, Fan, Girshick, He, Improved Baselines with Momentum Contrastive Learning (MoCo v2), arXiv 2020"
@@ -46,8 +45,7 @@ class MoCo(SSLMethod):
         super().__init__(**kw)
         p: MoCoParams = self.params  # type: ignore[assignment]
         self.projection_head = MoCoProjectionHead(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim)
-        self.backbone_momentum = momentum_copy(self.backbone)
-        self.projection_head_momentum = momentum_copy(self.projection_head)
+        self.init_momentum_targets()
         bank = (p.memory_bank_size, p.proj_output_dim) if p.memory_bank_size > 0 else 0
         # criterion_0 scores queries of view 0 against keys of view 1 (and queues those keys); criterion_1 the reverse.
         self.criterion_0 = NTXentLoss(
@@ -64,21 +62,11 @@ class MoCo(SSLMethod):
     def _key(self, x: Tensor) -> Tensor:
         return self.projection_head_momentum(self.backbone_momentum(x))
 
-    def _momentum(self, step: int) -> float:
-        p: MoCoParams = self.params  # type: ignore[assignment]
-        return cosine_momentum(step, self.ctx.max_steps, p.momentum_start, p.momentum_end)
-
     def training_step(self, views: list[Tensor], *, step: int) -> StepOutput:
         q0, q1 = self._query(views[0]), self._query(views[1])
         k0, k1 = self._key(views[0]), self._key(views[1])
         loss = self.loss_only(q0, q1, k0, k1)
         return StepOutput(loss=loss, logs={"momentum": self._momentum(step)}, embeddings=q0.detach())
-
-    @torch.no_grad()
-    def on_step_end(self, *, step: int) -> None:
-        m = self._momentum(step)
-        update_momentum(self.backbone, self.backbone_momentum, m)
-        update_momentum(self.projection_head, self.projection_head_momentum, m)
 
     def loss_inputs(self, views: list[Tensor]) -> tuple[Any, ...]:
         q0, q1 = (self._query(v).detach().requires_grad_() for v in views[:2])

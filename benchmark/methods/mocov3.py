@@ -19,12 +19,11 @@ from typing import Any
 
 import torch
 from lightly.models.modules.heads import ProjectionHead
-from lightly.models.utils import update_momentum
 from pydantic import Field
 from torch import Tensor, nn
 
 from benchmark.losses import MoCoV3Loss
-from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, cosine_momentum, momentum_copy
+from benchmark.methods.base import METHODS, MethodParams, MomentumTargetMethod, StepOutput
 
 
 class MoCoV3Params(MethodParams):
@@ -53,7 +52,7 @@ def _mlp(in_dim: int, hidden: int, out: int, layers: int, last_bn: bool) -> Proj
 
 
 @METHODS.register("mocov3")
-class MoCoV3(SSLMethod):
+class MoCoV3(MomentumTargetMethod):
     Params = MoCoV3Params
     default_augment = "byol"
     paper = "Chen, Xie, He, An Empirical Study of Training Self-Supervised Vision Transformers (MoCo v3), ICCV 2021"
@@ -63,8 +62,7 @@ class MoCoV3(SSLMethod):
         p: MoCoV3Params = self.params  # type: ignore[assignment]
         self.projection_head = _mlp(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim, p.proj_layers, True)
         self.prediction_head = _mlp(p.proj_output_dim, p.pred_hidden_dim, p.proj_output_dim, 2, p.pred_last_bn)
-        self.backbone_momentum = momentum_copy(self.backbone)
-        self.projection_head_momentum = momentum_copy(self.projection_head)
+        self.init_momentum_targets()
         self.criterion = MoCoV3Loss(temperature=p.temperature, gather_distributed=self.ctx.gather_distributed)
 
     def _query(self, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -81,16 +79,6 @@ class MoCoV3(SSLMethod):
         k0, k1 = self._key(views[0]), self._key(views[1])
         loss = self.criterion(q0, k1) + self.criterion(q1, k0)
         return StepOutput(loss=loss, logs={"momentum": self._momentum(step)}, embeddings=z0.detach())
-
-    def _momentum(self, step: int) -> float:
-        p: MoCoV3Params = self.params  # type: ignore[assignment]
-        return cosine_momentum(step, self.ctx.max_steps, p.momentum_start, p.momentum_end)
-
-    @torch.no_grad()
-    def on_step_end(self, *, step: int) -> None:
-        m = self._momentum(step)
-        update_momentum(self.backbone, self.backbone_momentum, m)
-        update_momentum(self.projection_head, self.projection_head_momentum, m)
 
     def loss_inputs(self, views: list[Tensor]) -> tuple[Any, ...]:
         _, q0 = self._query(views[0])

@@ -28,12 +28,12 @@ from typing import Any
 import torch
 from lightly.models.modules import MaskedVisionTransformerTorchvision
 from lightly.models.modules.heads import MSNProjectionHead
-from lightly.models.utils import random_token_mask, update_momentum
+from lightly.models.utils import random_token_mask
 from pydantic import Field
 from torch import Tensor, nn
 
 from benchmark.losses import MSNLoss
-from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput, momentum_copy
+from benchmark.methods.base import METHODS, MethodParams, MomentumTargetMethod, StepOutput
 
 
 class MSNParams(MethodParams):
@@ -51,7 +51,7 @@ class MSNParams(MethodParams):
 
 
 @METHODS.register("msn")
-class MSN(SSLMethod):
+class MSN(MomentumTargetMethod):
     Params = MSNParams
     default_augment = "msn"
     paper = "Assran et al., Masked Siamese Networks for Label-Efficient Learning, ECCV 2022"
@@ -61,8 +61,7 @@ class MSN(SSLMethod):
         p: MSNParams = self.params  # type: ignore[assignment]
         self.projection_head = MSNProjectionHead(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim)
         self.prototypes = nn.Linear(p.proj_output_dim, p.n_prototypes, bias=False)
-        self.backbone_momentum = momentum_copy(self.backbone)
-        self.projection_head_momentum = momentum_copy(self.projection_head)
+        self.init_momentum_targets()
         self.criterion = self._build_criterion(p)
 
     def _build_criterion(self, p: MSNParams) -> MSNLoss:
@@ -123,12 +122,6 @@ class MSN(SSLMethod):
             "momentum": self._momentum(step),
         }
         return StepOutput(loss=terms["loss"], logs=logs, embeddings=anchors[: targets.shape[0]].detach())
-
-    @torch.no_grad()
-    def on_step_end(self, *, step: int) -> None:
-        m = self._momentum(step)
-        update_momentum(self.backbone, self.backbone_momentum, m)
-        update_momentum(self.projection_head, self.projection_head_momentum, m)
 
     def excluded_from_weight_decay(self) -> list[nn.Parameter]:
         return [self.prototypes.weight]
