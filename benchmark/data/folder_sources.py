@@ -1,4 +1,4 @@
-"""ImageFolder sources: ``imagenet`` (ILSVRC-2012) and ``imagenet100`` (the CMC 100-class subset).
+"""File-backed sources: ``imagenet`` (ILSVRC-2012), ``imagenet100`` (the CMC 100-class subset), ``places205``.
 
 Neither can be downloaded automatically (ImageNet needs a licence from image-net.org), so missing data gives the
 expected layout::
@@ -211,4 +211,89 @@ class ImageNet100(DataSource):
             classes,
             f"ImageFolder {root / params.train_dir} / {root / params.val_dir} restricted to the 100 CMC classes "
             f"({CLASS_LIST_FILE.name})",
+        )
+
+
+# ---------------------------------------------------------------------------------------------- Places205
+class Places205Params(SourceParams):
+    """Parameters of ``places205``."""
+
+    path: str = Field("places205", description="the Places205 release folder under data_root (or absolute)")
+    images_dir: str = Field("data/vision/torralba/deeplearning/images256", description="image root inside path")
+    train_list: str = Field("trainvalsplit_places205/train_places205.csv", description="train file list inside path")
+    val_list: str = Field("trainvalsplit_places205/val_places205.csv", description="validation file list (test split)")
+
+
+def _read_file_list(name: str, list_file: Path, images: Path) -> tuple[list[str], np.ndarray]:
+    """``<relative image path> <label>`` per line (space-separated, as in MIT's release) → (paths, labels)."""
+    paths: list[str] = []
+    labels: list[int] = []
+    for lineno, line in enumerate(list_file.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise DataError(
+                f"dataset '{name}': {list_file}:{lineno} is not '<relative image path> <integer label>': {line[:80]!r}",
+                path=str(list_file),
+                hint="use the file lists of the official Places205 release (trainvalsplit_places205/*.csv)",
+            )
+        paths.append(str(images / parts[0]))
+        labels.append(int(parts[1]))
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+@register_source
+class Places205(DataSource):
+    """Places205 (Zhou et al., NeurIPS 2014), read from the official release's file lists; val = the test split.
+
+    The transfer task of Assran et al. (2023) and VISSL (205 scene classes; 2.45 M train / 20.5 k val images). Layout
+    of MIT's release (also what mmselfsup and VISSL read)::
+
+        <data_root>/<path>/data/vision/torralba/deeplearning/images256/a/abbey/*.jpg
+        <data_root>/<path>/trainvalsplit_places205/train_places205.csv   # "a/abbey/xxx.jpg 0" per line
+        <data_root>/<path>/trainvalsplit_places205/val_places205.csv
+    """
+
+    name = "places205"
+    description = "Places205 from the official release (images256/ + trainvalsplit_places205/*.csv); not downloadable"
+    Params = Places205Params
+
+    def _files(self, p: Places205Params, data_root: Path) -> tuple[Path, Path, Path]:
+        root = resolve(data_root, p.path)
+        files = (root / p.images_dir, root / p.train_list, root / p.val_list)
+        missing = [f for f in files if not f.exists()]
+        if missing:
+            raise missing_error(
+                self.name, missing,
+                hint="download Places205 from http://places.csail.mit.edu (registration required) and unpack it so "
+                f"that {files[0]} holds the images and {files[1].parent} the file lists (or set images_dir, "
+                "train_list and val_list)",
+            )
+        return files
+
+    def check(self, params: Places205Params, *, data_root: Path) -> None:
+        self._files(params, data_root)
+
+    def load(self, params: Places205Params, *, data_root: Path, download: bool) -> Any:
+        from benchmark.data.base import DatasetSplits, LabeledDataset, load_image_file
+
+        images, train_list, val_list = self._files(params, data_root)
+        tr_paths, tr_labels = _read_file_list(self.name, train_list, images)
+        te_paths, te_labels = _read_file_list(self.name, val_list, images)
+        num_classes = int(max(tr_labels.max(initial=-1), te_labels.max(initial=-1))) + 1
+        names = {int(y): str(Path(path).parent.relative_to(images)) for path, y in zip(tr_paths, tr_labels, strict=True)}
+        if tr_paths and not Path(tr_paths[0]).exists():
+            raise missing_error(self.name, [Path(tr_paths[0])], what="images not found where the file list points",
+                                hint=f"the paths in {train_list} are relative to images_dir={images}")
+        return DatasetSplits(
+            name=self.name,
+            train=LabeledDataset(tr_paths, tr_labels, get_image=load_image_file),
+            test=LabeledDataset(te_paths, te_labels, get_image=load_image_file),
+            num_classes=num_classes,
+            classes=[names.get(i, str(i)) for i in range(num_classes)],  # e.g. "a/abbey", from the image paths
+            train_labels=tr_labels,
+            test_labels=te_labels,
+            source=f"file lists {train_list} / {val_list}",
+            image_size=None,
         )

@@ -6,7 +6,8 @@ for the files torchvision needs (no checksum), so ``bench validate`` is instant;
 md5 checksums where it has them (CIFAR, STL-10, Flowers-102, Places365 file lists) and reports which file failed.
 
 Transfer sets (``uniform_prior_iclr23.md`` §5: "IN1K, CIFAR100, Places205, Clevr/Count, Clevr/Dist"; iNat18 for
-PMSN). Places205 is not in torchvision, so ``places365`` is offered instead and must be reported as a deviation.
+PMSN). Places205 is not in torchvision: ``places205`` (:mod:`benchmark.data.folder_sources`) reads the official release;
+``places365`` stays available as a substitute, to be reported as a deviation where used.
 CLEVR's official test split has no labels; ``clevr_count`` therefore evaluates on the official validation split, as
 VISSL's Clevr/Count task does.
 """
@@ -510,7 +511,7 @@ class Places365Params(SourceParams):
 class Places365(_Transfer):
     """Places365 (Zhou et al., 2017), evaluated on the official validation split (36,500 images, 365 classes).
 
-    Stands in for Places205 (used by Assran et al. 2023 and VISSL), which torchvision does not provide.
+    A substitute for Places205 (used by Assran et al. 2023 and VISSL; see ``places205``) when that release is not at hand.
     """
 
     name = "places365"

@@ -131,3 +131,44 @@ def test_file_backed_dataset_pickles_for_dataloader_workers(tmp_path: Path) -> N
     splits = load_dataset("imagenet", {"path": "in", "num_classes": 3}, data_root=tmp_path)
     clone = pickle.loads(pickle.dumps(splits.train))
     assert np.array_equal(np.asarray(clone[3][0]), np.asarray(splits.train[3][0])) and clone[3][1] == 1
+
+
+def _write_places205(root: Path) -> dict:
+    """A tiny Places205 release: images256/<letter>/<class>/*.png plus the two space-separated file lists."""
+    images = root / "data/vision/torralba/deeplearning/images256"
+    classes = ["a/abbey", "b/bedroom", "c/canyon"]
+    lists = {"train": [], "val": []}
+    pixels = {}
+    for label, cls in enumerate(classes):
+        x = ff.images(3, 8, seed=label)
+        for i in range(3):
+            rel = f"{cls}/img_{i}.png"
+            ff.write_image(images / rel, x[i])
+            pixels[rel] = x[i]
+            lists["train" if i < 2 else "val"].append(f"{rel} {label}")
+    split = root / "trainvalsplit_places205"
+    split.mkdir(parents=True)
+    (split / "train_places205.csv").write_text("\n".join(lists["train"]) + "\n")
+    (split / "val_places205.csv").write_text("\n".join(lists["val"]) + "\n")
+    return {"classes": classes, "pixels": pixels, "lists": lists}
+
+
+def test_places205_reads_the_official_file_lists(tmp_path: Path) -> None:
+    made = _write_places205(tmp_path / "places205")
+    splits = load_dataset("places205", {}, data_root=tmp_path)
+    assert splits.num_classes == 3 and splits.classes == made["classes"]
+    np.testing.assert_array_equal(splits.train_labels, [0, 0, 1, 1, 2, 2])
+    np.testing.assert_array_equal(splits.test_labels, [0, 1, 2])
+    img, label = splits.test[1]
+    assert label == 1 and img.mode == "RGB"
+    np.testing.assert_array_equal(np.asarray(img), made["pixels"]["b/bedroom/img_2.png"])
+
+
+def test_places205_missing_or_malformed_release_says_where_and_how(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="trainvalsplit_places205") as info:
+        check_dataset("places205", {}, data_root=tmp_path)
+    assert "places.csail.mit.edu" in (info.value.hint or "")
+    _write_places205(tmp_path / "places205")
+    (tmp_path / "places205/trainvalsplit_places205/val_places205.csv").write_text("a/abbey/img_2.png zero\n")
+    with pytest.raises(DataError, match=r"val_places205.csv:1 is not '<relative image path> <integer label>'"):
+        load_dataset("places205", {}, data_root=tmp_path)

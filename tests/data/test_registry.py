@@ -27,6 +27,7 @@ REQUIRED = {
     "gtsrb",
     "clevr_count",
     "places365",
+    "places205",
     "inaturalist",
 }
 
@@ -53,6 +54,7 @@ REMEDY = {
     },
     "imagenet": "<wnid>",
     "imagenet100": "<wnid>",
+    "places205": "places.csail.mit.edu",
     "npz": "np.savez",
 }
 
