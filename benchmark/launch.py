@@ -127,7 +127,7 @@ def submit_plan(plan: Plan, opts: Any, args: argparse.Namespace) -> int:
         _write_suite_meta(plan, store)
         pending: dict[tuple[int, int, int], list[Run]] = defaultdict(list)
         for run in plan.runs:
-            if not opts.force and store.is_done(run.path, run.config_hash):
+            if not opts.force and store.is_done(run.path, run.config_hash, run.computation_hash):
                 log(f"{run.run_id}: done already (config {run.config_hash}), skipped")
             else:
                 pending[_resources(run, args, opts.device)].append(run)

@@ -606,7 +606,7 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
         total = len(plan.runs)
         for i, run in enumerate(plan.runs, 1):
             prefix = f"[{i}/{total}] {run.run_id}"
-            if not opts.force and store.is_done(run.path, run.config_hash):
+            if not opts.force and store.is_done(run.path, run.config_hash, run.computation_hash):
                 opts.log(f"{prefix}: done already (config {run.config_hash}), skipped")
                 records.append(store.load(run.path) or {})
                 continue

@@ -83,10 +83,23 @@ class ResultsStore:
             return None
         return read_record(path)
 
-    def is_done(self, run_path: str, config_hash: str) -> bool:
-        """True when a finished record with the same config hash exists (failed runs are retried)."""
+    def is_done(self, run_path: str, config_hash: str, computation_hash: str | None = None) -> bool:
+        """True when a finished record of the same run exists (failed runs are retried).
+
+        Same run = same config hash, or, when ``computation_hash`` is given, the same computation hash of the
+        record's stored config (:func:`benchmark.suite.plan.computation_hash`): a suite edit that only touches
+        titles, references or notes does not send finished runs back to training.
+        """
         rec = self.load(run_path)
-        return bool(rec and rec.get("status") == "ok" and rec.get("config_hash") == config_hash)
+        if not rec or rec.get("status") != "ok":
+            return False
+        if rec.get("config_hash") == config_hash:
+            return True
+        if computation_hash is None or not isinstance(rec.get("config"), dict):
+            return False
+        from benchmark.suite.plan import computation_hash as _computation_hash
+
+        return _computation_hash(rec["config"]) == computation_hash
 
     def write(self, run_path: str, record: dict[str, Any]) -> Path:
         record = {"format": RESULT_FORMAT, **record}

@@ -47,6 +47,19 @@ HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (
 )
 
 
+#: Experiment fields that describe a run but do not change what it computes (titles, paper references, notes, the
+#: verdict tolerance, the list of seeds — the run's own seed is hashed separately). Editing them leaves the
+#: computation hash unchanged, so finished runs are still recognised as done.
+DESCRIPTIVE_FIELDS: tuple[str, ...] = ("title", "reproduces", "assumptions", "tags", "tolerance", "seeds")
+
+
+def computation_hash(hashed: dict[str, Any]) -> str:
+    """Hash of a run's hashed config (``Run.hashed_config()``, also stored as a record's ``config``) without the
+    descriptive fields: two runs with the same computation hash train and probe identically."""
+    experiment = {k: v for k, v in (hashed.get("experiment") or {}).items() if k not in DESCRIPTIVE_FIELDS}
+    return config_hash({**hashed, "experiment": experiment})
+
+
 @dataclass
 class Run:
     """One unit of work: pretrain (unless epochs = 0), probe, record."""
@@ -88,6 +101,11 @@ class Run:
     @property
     def config_hash(self) -> str:
         return config_hash(self.hashed_config())
+
+    @property
+    def computation_hash(self) -> str:
+        """:func:`computation_hash` of this run (what ``bench run`` matches finished records against)."""
+        return computation_hash(self.hashed_config())
 
 
 @dataclass
