@@ -98,6 +98,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from benchmark.results.provenance import process_git_state
+
+    process_git_state()  # the checkout as this process loads it: what every record of this invocation names
     from benchmark.report import make_report
     from benchmark.runner import RunOptions, run_plan
     from benchmark.suite.loader import load_suite

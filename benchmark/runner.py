@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
-from benchmark.results.provenance import git_state, hardware, package_versions
+from benchmark.results.provenance import hardware, package_versions, process_git_state
 from benchmark.results.store import ResultsStore, atomic_write_text
 from benchmark.suite.plan import Plan, Run
 from benchmark.suite.schema import ExperimentConfig, SubsetConfig, ValidationSplit
@@ -481,7 +481,7 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     run_dir = store.run_dir(run.path)
     run_dir.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    git_at_start = git_state()  # the code that runs is the code at start; the tree may change during a long run
+    git_at_start = process_git_state()  # the checkout when this process loaded its code, not the tree of now
     t_start = time.perf_counter()
     record: dict[str, Any] = {
         "run_id": run.run_id,
@@ -593,6 +593,7 @@ def _dump_reference(cfg: ExperimentConfig) -> Any:
 # ---------------------------------------------------------------------------------------------- suite
 def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     """Execute every run of ``plan`` not already finished, under the results-directory lock."""
+    process_git_state()  # fix the recorded code version now, before the first (possibly hours-long) run
     store = ResultsStore(opts.results_dir)
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
     records: list[dict[str, Any]] = []

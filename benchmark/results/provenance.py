@@ -45,6 +45,21 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+_PROCESS_GIT: dict[str, Any] | None = None
+
+
+def process_git_state() -> dict[str, Any]:
+    """:func:`git_state` as it was at this process's first call (``bench run`` calls it before its first run).
+
+    Python loads the package's modules when the process starts, so the code a run executes is the checkout as it
+    was then, not as it is when the run starts hours later: records carry this state, not a later one.
+    """
+    global _PROCESS_GIT
+    if _PROCESS_GIT is None:
+        _PROCESS_GIT = git_state()
+    return dict(_PROCESS_GIT)
+
+
 def git_state(start: Path | None = None) -> dict[str, Any]:
     """Commit and dirty flag of the checkout this package runs from (None outside a git checkout)."""
     root = start or Path(__file__).resolve().parents[2]

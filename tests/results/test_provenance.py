@@ -17,3 +17,17 @@ def test_hardware_records_the_cpu_model_name() -> None:
     assert names, "this /proc/cpuinfo has no model name line"
     assert info["cpu_model"] == names[0]
     assert info["device"] == "cpu" and info["cpu_count"] >= 1
+
+
+def test_records_name_the_checkout_of_process_start_not_of_each_run(monkeypatch) -> None:
+    """A long ``bench run`` executes the code it loaded at start; later commits must not be attributed to it."""
+    from benchmark.results import provenance
+
+    states = iter([{"commit": "aaa", "dirty": False}, {"commit": "bbb", "dirty": True}])
+    monkeypatch.setattr(provenance, "_PROCESS_GIT", None)
+    monkeypatch.setattr(provenance, "git_state", lambda start=None: next(states))
+    first = provenance.process_git_state()
+    later = provenance.process_git_state()  # HEAD moved in between: still the state at start
+    assert first == later == {"commit": "aaa", "dirty": False}
+    later["commit"] = "mutated"
+    assert provenance.process_git_state()["commit"] == "aaa"  # callers get copies
