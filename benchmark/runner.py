@@ -194,11 +194,12 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     method = build_method(cfg.method.name, backbone=backbone, feature_dim=feat_dim, params=cfg.method.extras(), ctx=ctx)
     regularizer = build_regularizer(cfg.regularizer.name, cfg.regularizer.extras())
     module = PretrainModule(method, regularizer, pcfg, steps_per_epoch=steps_per_epoch, max_steps=max_steps,
-                            history_every=max(1, max_steps // 500), config_hash=run.config_hash,
+                            history_every=max(1, max_steps // 500), config_hash=run.computation_hash,
                             device_augment=device_augment, seed=run.seed)
 
     ckpt_dir = run_dir / "checkpoints"
-    resume = _resumable_checkpoint(ckpt_dir, run.config_hash, discard=opts.force)
+    # Checkpoints are stamped with the computation hash: a wording edit of the suite does not discard them.
+    resume = _resumable_checkpoint(ckpt_dir, run.computation_hash, discard=opts.force)
     if resume.rejected:
         opts.log(f"  checkpoint {ckpt_dir / 'last.ckpt'} not resumed ({resume.rejected}); starting from scratch")
     if resume.path is not None:
@@ -251,7 +252,7 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     seconds = time.perf_counter() - t0
     steps = int(trainer.global_step)
     if spawned:  # the spawned ranks' bench state and step count come back through the final checkpoint
-        final = load_checkpoint(ckpt_dir / "last.ckpt", config_hash=run.config_hash)
+        final = load_checkpoint(ckpt_dir / "last.ckpt", config_hash=run.computation_hash)
         module.load_state_dict(final["state_dict"])
         module.restore_bench_state(final[BENCH_KEY], rng=False)
         steps = int(final["global_step"])

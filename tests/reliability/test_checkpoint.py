@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from benchmark.suite.plan import computation_hash
 from benchmark.train.checkpoint import (
     BENCH_KEY,
     CheckpointRejected,
@@ -58,7 +59,7 @@ def test_checkpoint_with_a_pickled_object_is_refused(tmp_path):
 
 def test_real_checkpoint_loads_with_weights_only_and_checks_the_config(reference, tmp_path):
     src = _reference_ckpt(reference, "byol/seed0")
-    want = record(reference[1], "byol/seed0")["config_hash"]
+    want = computation_hash(record(reference[1], "byol/seed0")["config"])  # checkpoints carry the computation hash
     ckpt = load_checkpoint(src, config_hash=want)  # torch.load(weights_only=True) inside
     assert ckpt["global_step"] == 7 and ckpt[BENCH_KEY]["config_hash"] == want
     assert set(ckpt[BENCH_KEY]["rng"]) >= {"torch", "numpy", "python"}
@@ -83,11 +84,11 @@ def test_corrupt_or_unsafe_last_ckpt_restarts_the_run_from_scratch(reference, tm
     simclr.mkdir(parents=True)
     data = _reference_ckpt(reference, "simclr/seed0").read_bytes()
     (simclr / "last.ckpt").write_bytes(data[: len(data) // 2])
-    (simclr / "config_hash").write_text(record(ref, "simclr/seed0")["config_hash"])
+    (simclr / "config_hash").write_text(computation_hash(record(ref, "simclr/seed0")["config"]))
     # byol: a checkpoint with the right config hash that smuggles a pickled object
     byol = res / "runs/byol/seed0/checkpoints"
     byol.mkdir(parents=True)
-    _malicious_checkpoint(byol / "last.ckpt", marker, record(ref, "byol/seed0")["config_hash"])
+    _malicious_checkpoint(byol / "last.ckpt", marker, computation_hash(record(ref, "byol/seed0")["config"]))
     (byol / "config_hash").write_text(record(ref, "byol/seed0")["config_hash"])
 
     assert run_in_process(suite, res, monkeypatch) == 0

@@ -78,3 +78,22 @@ def test_kill_at_every_stage_then_resume_is_bit_identical(reference, tmp_path, m
 
     for run in ("simclr/seed0", "byol/seed0"):
         assert comparable(record(res, run)) == comparable(record(ref, run)), run
+
+
+def test_a_wording_edit_between_kill_and_rerun_still_resumes_and_skips(tmp_path, suite_file):
+    """Titles and notes are not part of the computation: editing them keeps checkpoints and finished records."""
+    from .conftest import SUITE
+
+    res = tmp_path / "results"
+    suite = suite_file()
+    p = bench("run", str(suite), "--results-dir", str(res), "--no-progress", fault="after_step:4@byol/*")
+    assert p.returncode == KILLED, p.stdout + p.stderr
+    edited = SUITE.replace("  - id: byol\n", "  - id: byol\n    title: BYOL, retitled after the kill\n").replace(
+        "  - id: simclr\n", "  - id: simclr\n    assumptions: [a note added after the run]\n")
+    assert edited != SUITE
+    suite_file(edited)
+    p = bench("run", str(suite), "--results-dir", str(res), "--no-progress")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "simclr/seed0: done already" in p.stdout
+    assert "resuming pretraining from step 4" in p.stdout
+    assert record(res, "byol/seed0")["status"] == "ok"
