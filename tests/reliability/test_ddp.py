@@ -28,7 +28,7 @@ import torch.multiprocessing as mp
 from lightly.loss import NTXentLoss
 from torch import Tensor, nn
 
-from benchmark.losses import MSNLoss, PMSNLoss, SFRIKLoss, VICRegLoss
+from benchmark.losses import MoCoV3Loss, MSNLoss, PMSNLoss, SFRIKLoss, VICRegLoss
 
 from .conftest import SUITE, bench
 
@@ -47,6 +47,7 @@ def _inputs() -> dict[str, np.ndarray]:
     return {
         "za": g.normal(size=(N, 6)), "zb": g.normal(size=(N, 6)),        # SFRIK, VICReg, NT-Xent
         "anchors": g.normal(size=(2 * N, 5)), "targets": g.normal(size=(N, 5)), "protos": g.normal(size=(7, 5)),
+        "queries": g.normal(size=(N, 5)),                                  # MoCo v3 (keys = targets)
     }
 
 
@@ -59,6 +60,9 @@ CASES: dict[str, tuple[Callable[[bool, dict[str, Tensor]], Tensor], list[tuple[s
             [("anchors", 2), ("targets", 1)], ["protos"]),
     "pmsn": (lambda g, t: PMSNLoss(gather_distributed=g)(t["anchors"], t["targets"], t["protos"]),
              [("anchors", 2), ("targets", 1)], ["protos"]),
+    # MoCo v3: queries of this rank against the keys of all ranks (keys: momentum branch, no gradient)
+    "mocov3": (lambda g, t: MoCoV3Loss(temperature=0.2, gather_distributed=g)(t["queries"], t["targets"]),
+               [("queries", 1), ("targets", 1)], []),
 }
 
 
@@ -135,7 +139,7 @@ def test_gathered_loss_and_gradients_equal_single_process(ddp_results, name):
 def test_without_gathering_the_losses_differ(ddp_results):
     """The harness can fail: the local (ungathered) losses do not average to the global one."""
     inputs, _ = ddp_results
-    for name in ("sfrik", "vicreg", "ntxent"):
+    for name in ("sfrik", "vicreg", "ntxent", "mocov3"):
         fn, sharded, _ = CASES[name]
         local = []
         for r in range(WORLD):
