@@ -213,7 +213,6 @@ class BatchedView(nn.Module):
             x = (x - self.mean) / self.std
         return x
 
-
     def _blur(self, x: Tensor, generator: torch.Generator | None) -> Tensor:
         p, n, dev = self.params, x.shape[0], x.device
         blur = torch.rand(n, generator=generator, device=dev) < p.gaussian_blur

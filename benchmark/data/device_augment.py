@@ -32,8 +32,8 @@ import numpy as np
 from torch import Tensor
 
 from benchmark.data.batched_augment import BatchedMultiView, ViewParams
+from benchmark.data.transforms import checked_kwargs
 from benchmark.errors import SuiteError
-from benchmark.registry import did_you_mean
 from benchmark.suite.schema import DataConfig
 
 __all__ = ["DEVICE_PRESETS", "DecodeToUint8", "build_device_augment", "decode_size", "step_seed"]
@@ -85,15 +85,8 @@ def _view_params(cls_name: str, params: dict[str, Any], data: DataConfig, preset
 
     cls = getattr(LT, cls_name)
     sig = inspect.signature(cls.__init__)
-    accepted = set(sig.parameters) - {"self"}
-    for key in params:
-        if key not in accepted:
-            raise SuiteError(
-                f"augment.params: unknown argument '{key}' for preset '{preset}' ({cls_name}){did_you_mean(key, accepted)}",
-                hint=f"accepted: {', '.join(sorted(accepted))}",
-            )
     kw = {name: p.default for name, p in sig.parameters.items() if name != "self"}
-    kw.update(params)
+    kw.update(checked_kwargs(cls, params, preset))  # unknown arguments: the CPU path's error, did-you-mean included
     kw["input_size"] = params.get("input_size", data.input_size)
     for key, off in _MUST_BE_OFF.items():
         if key in kw and float(kw[key] or 0.0) != off:
@@ -117,6 +110,7 @@ def build_device_augment(preset: str, data: DataConfig, params: dict[str, Any]) 
     if preset not in DEVICE_PRESETS:
         raise SuiteError(
             f"augmentation preset '{preset}' has no on-device implementation",
+            key="augment.on_device",
             hint=f"on_device supports {', '.join(DEVICE_PRESETS)}; set augment.on_device: false for '{preset}'",
         )
     params = dict(params)

@@ -26,7 +26,7 @@ def _normalize_arg(data: DataConfig) -> dict[str, list[float]] | None:
     return None if stats is None else {"mean": list(stats[0]), "std": list(stats[1])}
 
 
-def _checked_kwargs(cls: type, params: dict[str, Any], preset: str) -> dict[str, Any]:
+def checked_kwargs(cls: type, params: dict[str, Any], preset: str) -> dict[str, Any]:
     accepted = set(inspect.signature(cls.__init__).parameters) - {"self"}
     for key in params:
         if key not in accepted:
@@ -44,7 +44,7 @@ def _simple(cls_name: str, size_arg: str = "input_size") -> Callable[..., ViewTr
 
         cls = getattr(LT, cls_name)
         kwargs = {size_arg: data.input_size, "normalize": _normalize_arg(data)}
-        kwargs.update(_checked_kwargs(cls, params, preset))
+        kwargs.update(checked_kwargs(cls, params, preset))
         return cls(**kwargs)
 
     return build
@@ -69,8 +69,8 @@ def _byol(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
     v1 = dict(params.pop("view1", {}) or {})
     v2 = dict(params.pop("view2", {}) or {})
     common = {"input_size": data.input_size, "normalize": _normalize_arg(data)}
-    kw1 = {**common, **_checked_kwargs(LT.BYOLView1Transform, {**params, **v1}, preset)}
-    kw2 = {**common, **_checked_kwargs(LT.BYOLView2Transform, {**params, **v2}, preset)}
+    kw1 = {**common, **checked_kwargs(LT.BYOLView1Transform, {**params, **v1}, preset)}
+    kw2 = {**common, **checked_kwargs(LT.BYOLView2Transform, {**params, **v2}, preset)}
     return LT.BYOLTransform(view_1_transform=LT.BYOLView1Transform(**kw1), view_2_transform=LT.BYOLView2Transform(**kw2))
 
 
@@ -82,7 +82,7 @@ def _msn(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
     # Lightly's MSN views always normalise: ``normalize: none`` becomes the identity mean 0 / std 1.
     normalize = _normalize_arg(data) or {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
     kwargs = {"random_size": data.input_size, "focal_size": max(8, data.input_size // 2), "normalize": normalize}
-    kwargs.update(_checked_kwargs(LT.MSNTransform, params, preset))
+    kwargs.update(checked_kwargs(LT.MSNTransform, params, preset))
     return LT.MSNTransform(**kwargs)
 
 
@@ -93,7 +93,7 @@ def _mae(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
 
     normalize = _normalize_arg(data) or {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0]}
     kwargs = {"input_size": data.input_size, "normalize": normalize}
-    kwargs.update(_checked_kwargs(LT.MAETransform, params, preset))
+    kwargs.update(checked_kwargs(LT.MAETransform, params, preset))
     return LT.MAETransform(**kwargs)
 
 
@@ -104,7 +104,7 @@ def _dino(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
     # Local crops keep DINO's 96/224 ratio to the global crop (Lightly's default 96 px assumes 224-px inputs).
     kwargs = {"global_crop_size": data.input_size, "local_crop_size": max(8, data.input_size * 96 // 224),
               "normalize": _normalize_arg(data)}
-    kwargs.update(_checked_kwargs(LT.DINOTransform, params, preset))
+    kwargs.update(checked_kwargs(LT.DINOTransform, params, preset))
     return LT.DINOTransform(**kwargs)
 
 
@@ -114,7 +114,7 @@ def _swav(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
 
     kwargs: dict[str, Any] = {"crop_sizes": (data.input_size,), "crop_counts": (2,), "crop_min_scales": (0.14,),
                               "crop_max_scales": (1.0,), "normalize": _normalize_arg(data)}
-    kwargs.update(_checked_kwargs(LT.SwaVTransform, params, preset))
+    kwargs.update(checked_kwargs(LT.SwaVTransform, params, preset))
     return LT.SwaVTransform(**kwargs)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from lightly.utils import dist
 from torch import Tensor, nn
 
 __all__ = ["MoCoV3Loss"]
@@ -35,13 +36,9 @@ class MoCoV3Loss(nn.Module):
         q = F.normalize(query, dim=1)
         k = F.normalize(key.detach(), dim=1)
         offset = 0
-        if self.gather_distributed and torch.distributed.is_available() and torch.distributed.is_initialized():
-            world = torch.distributed.get_world_size()
-            if world > 1:
-                parts = [torch.empty_like(k) for _ in range(world)]
-                torch.distributed.all_gather(parts, k.contiguous())
-                k = torch.cat(parts, dim=0)
-                offset = torch.distributed.get_rank() * n
+        if self.gather_distributed and dist.world_size() > 1:  # Lightly's gather (the keys carry no gradient)
+            k = torch.cat(dist.gather(k), dim=0)
+            offset = dist.rank() * n
         logits = q @ k.T / self.temperature
         labels = torch.arange(n, device=q.device) + offset
         return F.cross_entropy(logits, labels) * (2 * self.temperature)

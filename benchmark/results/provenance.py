@@ -35,6 +35,19 @@ def config_hash(obj: Any) -> str:
     return hashlib.sha256(canonical_json(obj).encode()).hexdigest()[:16]
 
 
+#: Experiment fields that describe a run but do not change what it computes (titles, paper references, notes, the
+#: verdict tolerance, the list of seeds — the run's own seed is hashed separately). Editing them leaves the
+#: computation hash unchanged, so finished runs are still recognised as done.
+DESCRIPTIVE_FIELDS: tuple[str, ...] = ("title", "reproduces", "assumptions", "tags", "tolerance", "seeds")
+
+
+def computation_hash(hashed: dict[str, Any]) -> str:
+    """Hash of a run's hashed config (``Run.hashed_config()``, also stored as a record's ``config``) without the
+    descriptive fields: two runs with the same computation hash train and probe identically."""
+    experiment = {k: v for k, v in (hashed.get("experiment") or {}).items() if k not in DESCRIPTIVE_FIELDS}
+    return config_hash({**hashed, "experiment": experiment})
+
+
 def package_versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {}
     for name in PACKAGES:

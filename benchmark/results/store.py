@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import ResultsError
+from benchmark.results import provenance
 
 RESULT_FORMAT = 1
 RECORD_NAME = "result.json"
@@ -87,7 +88,7 @@ class ResultsStore:
         """True when a finished record of the same run exists (failed runs are retried).
 
         Same run = same config hash, or, when ``computation_hash`` is given, the same computation hash of the
-        record's stored config (:func:`benchmark.suite.plan.computation_hash`): a suite edit that only touches
+        record's stored config (:func:`benchmark.results.provenance.computation_hash`): a suite edit that only touches
         titles, references or notes does not send finished runs back to training.
         """
         rec = self.load(run_path)
@@ -97,9 +98,7 @@ class ResultsStore:
             return True
         if computation_hash is None or not isinstance(rec.get("config"), dict):
             return False
-        from benchmark.suite.plan import computation_hash as _computation_hash
-
-        return _computation_hash(rec["config"]) == computation_hash
+        return provenance.computation_hash(rec["config"]) == computation_hash
 
     def write(self, run_path: str, record: dict[str, Any]) -> Path:
         record = {"format": RESULT_FORMAT, **record}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.errors import SuiteError
-from benchmark.results.provenance import config_hash
+from benchmark.results.provenance import computation_hash, config_hash
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.schema import ExperimentConfig
 
@@ -45,19 +45,6 @@ KNOWN_TRAIN_SIZES = {
 HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (
     ("eval", "transfer"), ("eval", "validation"), ("augment", "on_device"), ("augment", "decode_size"),
 )
-
-
-#: Experiment fields that describe a run but do not change what it computes (titles, paper references, notes, the
-#: verdict tolerance, the list of seeds — the run's own seed is hashed separately). Editing them leaves the
-#: computation hash unchanged, so finished runs are still recognised as done.
-DESCRIPTIVE_FIELDS: tuple[str, ...] = ("title", "reproduces", "assumptions", "tags", "tolerance", "seeds")
-
-
-def computation_hash(hashed: dict[str, Any]) -> str:
-    """Hash of a run's hashed config (``Run.hashed_config()``, also stored as a record's ``config``) without the
-    descriptive fields: two runs with the same computation hash train and probe identically."""
-    experiment = {k: v for k, v in (hashed.get("experiment") or {}).items() if k not in DESCRIPTIVE_FIELDS}
-    return config_hash({**hashed, "experiment": experiment})
 
 
 @dataclass

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
+from benchmark.results.provenance import computation_hash
 from benchmark.suite.loader import load_suite
-from benchmark.suite.plan import computation_hash, make_plan
+from benchmark.suite.plan import make_plan
 
 SUITE = """\
 suite: rerun_e2e
