@@ -25,7 +25,18 @@ def small(**kw: object) -> LinearProbe:
 def test_defaults_are_the_or_paper_protocol() -> None:
     p = LinearProbeParams()
     assert (p.epochs, p.lr, p.momentum, p.nesterov, p.weight_decay, p.batch_size) == (100, 0.1, 0.9, True, 5e-4, 256)
-    assert (p.schedule, p.milestones, p.gamma, p.report) == ("step", [60, 80], 0.1, "max")
+    assert (p.schedule, p.milestones, p.gamma, p.report) == ("step", [60, 100], 0.1, "max")
+
+
+def test_milestone_at_the_last_epoch_is_accepted_and_changes_nothing() -> None:
+    """OR App. A.6: 'divide the learning rate by a factor of 10 on Epoch 60 and 100' for a 100-epoch probe."""
+    as_written = LinearProbeParams(epochs=100, milestones=[60, 100])
+    one_drop = LinearProbeParams(epochs=100, milestones=[60])
+    lrs = [lr_at_epoch(as_written, e) for e in range(100)]
+    assert lrs == [lr_at_epoch(one_drop, e) for e in range(100)]
+    assert lrs[59] == pytest.approx(0.1) and lrs[60] == pytest.approx(0.01) and lrs[99] == pytest.approx(0.01)
+    with pytest.raises(ValidationError, match=r"outside \[1, epochs=100\]"):
+        LinearProbeParams(epochs=100, milestones=[60, 101])
 
 
 def test_closed_form_gradient_matches_autograd() -> None:
@@ -171,7 +182,7 @@ def test_runs_on_the_features_and_leaves_them_untouched() -> None:
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"epochs": 50}, "outside"),  # default milestones [60, 80] never reached
+        ({"epochs": 50}, "outside"),  # default milestones [60, 100] never reached
         ({"milestones": [80, 60]}, "strictly increasing"),
         ({"schedule": "cosine", "milestones": [10]}, "only apply to schedule 'step'"),
         ({"momentum": 0.0}, "nesterov"),
