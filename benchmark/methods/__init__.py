@@ -6,11 +6,13 @@ The import list below is the registry: adding a method is one module plus one li
 from benchmark.methods import (  # noqa: F401  (importing a method module registers it)
     barlow_twins,
     byol,
+    dcl,
     dino,
     mae,
     moco,
     mocov3,
     msn,
+    nnbyol,
     nnclr,
     pmsn,
     sfrik,

@@ -12,6 +12,11 @@ Lightly's ``VICRegProjectionHead`` ends in a Linear *with* bias where the offici
 invariant to a constant shift (every term is centred or a difference), so the bias gets no gradient and changes
 nothing. Augmentations: Lightly's ``VICRegTransform`` (preset ``vicreg``, symmetric, solarisation 0.1, close to
 solo-learn's CIFAR recipe); the official ImageNet recipe is the asymmetric BYOL one (preset ``byol``).
+
+``use_projector: false`` is the OR paper's "VICREG without projector" (App. A.1, Table 8 / Fig. 4: "we discard the
+projector and apply the SSL objective directly to the representations"): no expander is built and the loss (and the
+collapse check's embeddings) are the backbone's representations; the ``proj_*`` keys then have no meaning and are
+rejected.
 """
 
 from __future__ import annotations
@@ -19,8 +24,8 @@ from __future__ import annotations
 from typing import Any
 
 from lightly.models.modules.heads import VICRegProjectionHead
-from pydantic import Field
-from torch import Tensor
+from pydantic import Field, model_validator
+from torch import Tensor, nn
 
 from benchmark.losses import VICRegLoss
 from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput
@@ -35,6 +40,20 @@ class VICRegParams(MethodParams):
     cov_coeff: float = Field(1.0, ge=0)
     eps: float = Field(1e-4, gt=0)
     use_configured_batch_size: bool = True
+    use_projector: bool = Field(
+        True, description="false: no expander, the loss is applied to the backbone representations (OR paper Table 8)"
+    )
+
+    @model_validator(mode="after")
+    def _projector_keys_need_a_projector(self) -> VICRegParams:
+        given = sorted(k for k in ("proj_hidden_dim", "proj_output_dim", "proj_num_layers") if k in self.model_fields_set)
+        if not self.use_projector and given:
+            raise ValueError(
+                f"{', '.join(repr(k) for k in given)} set with use_projector: false, which builds no projector: "
+                f"remove {'it' if len(given) == 1 else 'them'} (the embedding dimension is then the backbone's "
+                "feature dimension)"
+            )
+        return self
 
 
 @METHODS.register("vicreg")
@@ -46,8 +65,10 @@ class VICReg(SSLMethod):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         p: VICRegParams = self.params  # type: ignore[assignment]
-        self.projection_head = VICRegProjectionHead(
-            self.feature_dim, p.proj_hidden_dim, p.proj_output_dim, p.proj_num_layers
+        # Without a projector the "projection" is the representation itself: an Identity has no parameters.
+        self.projection_head: nn.Module = (
+            VICRegProjectionHead(self.feature_dim, p.proj_hidden_dim, p.proj_output_dim, p.proj_num_layers)
+            if p.use_projector else nn.Identity()
         )
         self.criterion = VICRegLoss(
             sim_coeff=p.sim_coeff,

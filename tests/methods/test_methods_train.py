@@ -46,6 +46,9 @@ TRAIN_PARAMS: dict[str, dict[str, Any]] = {
     "moco": {"proj_hidden_dim": 64, "proj_output_dim": 32, "memory_bank_size": 0, "temperature": 0.07},
     "simsiam": {"proj_hidden_dim": 64, "proj_output_dim": 64, "pred_hidden_dim": 16},
     "nnclr": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64, "memory_bank_size": BATCH},
+    "nnbyol": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64, "memory_bank_size": BATCH},
+    "dcl": {"proj_hidden_dim": 64, "proj_output_dim": 32},
+    "dclw": {"proj_hidden_dim": 64, "proj_output_dim": 32},
     # Centre held at 0 (momentum 1): the centre's own warm-up from 0 raises the teacher entropy for ~1/(1 - 0.9) steps,
     # which dominates an 8-step curve; with a fixed centre the loss changes only through the student. Centring is
     # tested in test_dino_last_layer_frozen_then_trained_and_centre_moves.
@@ -430,3 +433,146 @@ def test_wmse_whitens_the_projections_and_checks_its_slice_size() -> None:
         METHODS.get("wmse").Params(proj_output_dim=64, whitening_size=64)
     with pytest.raises(SuiteError, match="not a multiple"):
         _build("wmse", whitening_size=24)
+
+
+def test_nnbyol_pair_loss_is_solo_learns_two_minus_two_cosine() -> None:
+    """solo-learn's ``byol_loss_func``: 2 − 2 · mean cosine, by hand on vectors with known angles."""
+    from benchmark.methods.nnbyol import byol_pair_loss
+
+    p = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+    z = torch.tensor([[3.0, 0.0], [-1.0, -1.0], [5.0, 0.0]])  # cosines 1, −1, 0
+    assert float(byol_pair_loss(p, z)) == pytest.approx(2.0)
+    z45 = torch.tensor([[1.0, 1.0]], requires_grad=True)  # cos 45° = 1/√2
+    loss = byol_pair_loss(torch.tensor([[2.0, 0.0]], requires_grad=True), z45)
+    assert float(loss.detach()) == pytest.approx(2.0 - math.sqrt(2.0))
+    loss.backward()
+    assert z45.grad is None  # the target gets no gradient
+
+
+def _cos_by_hand(a: torch.Tensor, b: torch.Tensor) -> float:
+    return float((a * b).sum()) / (float(a.norm()) * float(b.norm()))
+
+
+def _nnbyol_loss_by_hand(p0, p1, nn0, nn1) -> float:
+    """(2 − 2 mean cos(p0, NN(z1'))) + (2 − 2 mean cos(p1, NN(z0'))), as solo-learn sums its two terms."""
+    n = len(p0)
+    term_0 = 2 - 2 * sum(_cos_by_hand(p0[i], nn1[i]) for i in range(n)) / n
+    term_1 = 2 - 2 * sum(_cos_by_hand(p1[i], nn0[i]) for i in range(n)) / n
+    return term_0 + term_1
+
+
+def test_nnbyol_targets_are_the_queue_neighbours_of_the_momentum_projections() -> None:
+    torch.manual_seed(0)
+    method = _build("nnbyol", memory_bank_size=16)
+    bank = method.memory_bank
+    views = _random_views(batch=4)
+    with torch.no_grad():  # batch-norm in train mode: the same batch gives the same outputs inside the step
+        t0, t1 = method._target(views[0]), method._target(views[1])
+        p0, p1 = method._online(views[0])[1], method._online(views[1])[1]
+    torch.testing.assert_close(t0.norm(dim=1), torch.ones(4))  # the queue holds unit-norm momentum projections
+
+    # A queue holding the batch's own momentum projections: every neighbour is the projection itself (cosine 1),
+    # so NNBYOL's loss is BYOL's with the momentum targets.
+    others = F.normalize(torch.randn(8, 32), dim=1)
+    with torch.no_grad():
+        bank.bank.copy_(torch.cat([t0, t1, others]))
+        bank.bank_ptr.zero_()
+    loss = method.training_step(views, step=0).loss
+    assert float(loss) == pytest.approx(_nnbyol_loss_by_hand(p0, p1, t0, t1), abs=1e-5)
+
+    # A queue of other vectors: each target is replaced by its nearest (largest cosine) queue entry, searched by hand
+    # in the queue as it was before this batch's view-0 projections are enqueued.
+    queue = F.normalize(torch.randn(16, 32), dim=1)
+    with torch.no_grad():
+        bank.bank.copy_(queue)
+        bank.bank_ptr.zero_()
+
+    def nearest(t: torch.Tensor) -> torch.Tensor:
+        return torch.stack([queue[max(range(16), key=lambda j: _cos_by_hand(row, queue[j]))] for row in t])
+
+    nn0, nn1 = nearest(t0), nearest(t1)
+    assert not torch.allclose(nn0, t0) and not torch.allclose(nn1, t1)
+    loss = method.training_step(views, step=0).loss
+    expected = _nnbyol_loss_by_hand(p0, p1, nn0, nn1)
+    assert float(loss) == pytest.approx(expected, abs=1e-5)
+    assert abs(expected - _nnbyol_loss_by_hand(p0, p1, t0, t1)) > 1e-3  # the neighbour, not the projection, is used
+    torch.testing.assert_close(bank.bank[:4], t0)  # only view 0's projections are enqueued (solo-learn: z1_momentum)
+    torch.testing.assert_close(bank.bank[4:], queue[4:])
+    assert int(bank.bank_ptr) == 4
+
+
+def _dcl_by_hand(z0: torch.Tensor, z1: torch.Tensor, tau: float, sigma: float | None = None) -> float:
+    """Yeh et al. Eq. 6, loop by loop: −w_i ⟨z_i, z_i'⟩/τ + log Σ_{j≠i, both views} exp(⟨z_i, z_j⟩/τ), mean over i,
+    averaged over the two directions; w_i = 2 − exp(⟨z_i, z_i'⟩/σ) / mean_j exp(⟨z_j, z_j'⟩/σ) (DCLW), else 1."""
+    a_all, b_all = F.normalize(z0, dim=1), F.normalize(z1, dim=1)
+    n = len(z0)
+    dot = lambda u, v: float((u * v).sum())  # noqa: E731
+    if sigma is None:
+        w = [1.0] * n
+    else:
+        e = [math.exp(dot(a_all[i], b_all[i]) / sigma) for i in range(n)]
+        w = [2 - e_i / (sum(e) / n) for e_i in e]
+
+    def one_direction(a: torch.Tensor, b: torch.Tensor) -> float:
+        total = 0.0
+        for i in range(n):
+            negatives = [dot(a[i], a[j]) / tau for j in range(n) if j != i]
+            negatives += [dot(a[i], b[j]) / tau for j in range(n) if j != i]
+            total += -w[i] * dot(a[i], b[i]) / tau + math.log(sum(math.exp(s) for s in negatives))
+        return total / n
+
+    return 0.5 * (one_direction(a_all, b_all) + one_direction(b_all, a_all))
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "tau", "sigma"),
+    [("dcl", {}, 0.1, None), ("dcl", {"temperature": 0.3}, 0.3, None),
+     ("dclw", {}, 0.1, 0.5), ("dclw", {"temperature": 0.3, "sigma": 0.7}, 0.3, 0.7)],
+)
+def test_dcl_losses_match_the_decoupled_formula_by_hand(name: str, params: dict, tau: float, sigma) -> None:
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    method = _build(name, **params)
+    expected = _dcl_by_hand(z0, z1, tau, sigma)
+    assert float(method.loss_only(z0, z1)) == pytest.approx(expected, rel=1e-5)
+    if sigma is not None:  # the weighting changes the value: DCLW is not DCL
+        assert abs(expected - _dcl_by_hand(z0, z1, tau)) > 1e-3
+
+
+def test_dcl_defaults_follow_lightlys_cifar10_benchmark() -> None:
+    backbone, dim = create_backbone("tiny", width=8)
+    ctx = MethodContext(max_steps=1, global_batch_size=4, gather_distributed=False)
+    method = build_method("dclw", backbone=backbone, feature_dim=dim, params={}, ctx=ctx)
+    linears = [m for m in method.projection_head.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [(dim, 512), (512, 128)]
+    assert (method.criterion.temperature, method.criterion.gather_distributed) == (0.1, False)
+    assert type(method).default_augment == "simclr"
+
+
+def test_vicreg_without_projector_applies_the_loss_to_the_representations(monkeypatch, digits_images) -> None:
+    from benchmark.losses import VICRegLoss
+
+    torch.manual_seed(0)
+    with_projector = _build("vicreg")
+    backbone, dim = create_backbone("tiny", width=8)
+    method = build_method("vicreg", backbone=backbone, feature_dim=dim, params={"use_projector": False},
+                          ctx=MethodContext(max_steps=1, global_batch_size=BATCH))
+    assert sum(p.numel() for p in method.projection_head.parameters()) == 0
+    assert {id(p) for p in method.parameters()} == {id(p) for p in backbone.parameters()}
+    assert sum(p.numel() for p in with_projector.projection_head.parameters()) > 0
+    views = _random_views(batch=BATCH)
+    out = method.training_step(views, step=0)
+    with torch.no_grad():
+        h0, h1 = backbone(views[0]), backbone(views[1])
+    torch.testing.assert_close(out.loss, VICRegLoss(sim_coeff=25.0, std_coeff=25.0, cov_coeff=1.0)(h0, h1))
+    torch.testing.assert_close(out.embeddings, h0)  # the collapse check sees the representations
+    # Trains, and the measurement path (loss_inputs → loss_only) works without a projector.
+    monkeypatch.setitem(TRAIN_PARAMS, "vicreg", {"use_projector": False})
+    _check_training("vicreg", digits_images)
+
+
+def test_vicreg_rejects_projector_keys_without_a_projector() -> None:
+    params_cls = METHODS.get("vicreg").Params
+    with pytest.raises(ValidationError, match=r"'proj_output_dim' set with use_projector: false"):
+        params_cls(use_projector=False, proj_output_dim=64)
+    assert params_cls(use_projector=False).use_projector is False
