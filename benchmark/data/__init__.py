@@ -1,8 +1,9 @@
 """Datasets for the benchmark: the source registry, loaders, subsets and class-controlled batch samplers.
 
 - :data:`DATASETS`, :func:`load_dataset`, :func:`check_dataset`, :func:`dataset_params_model` (``sources``): named
-  sources (``cifar10``, ``cifar100``, ``stl10``, ``imagenet``, ``imagenet100``, ``hf``, ``npz``, ``digits``,
-  ``food101``, ``flowers102``, ``dtd``, ``gtsrb``, ``clevr_count``, ``places365``, ``inaturalist``).
+  sources (``cifar10``, ``cifar100``, ``stl10``, ``mnist``, ``imagenet``, ``imagenet100``, ``hf``, ``npz``, ``digits``,
+  ``food101``, ``flowers102``, ``dtd``, ``gtsrb``, ``clevr_count``, ``places365``, ``places205``, ``inaturalist``,
+  ``digit_overlay``).
 - :class:`DatasetSplits`, :class:`ArrayDataset` (``base``): what a source returns.
 - ``subsets``: per-class prefixes (SFRIK IN20 %), stratified fractions, long-tailed subsets, validation carving.
 - ``samplers``: :class:`KClassBatchSampler` (exactly K classes per batch) and the :class:`RandomBatchSampler` control.

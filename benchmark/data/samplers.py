@@ -8,8 +8,12 @@ is not published (§2.2), so :class:`KClassBatchSampler` implements the referenc
   once per epoch and the epoch's class histogram equals the dataset's (up to the end-of-epoch remainder);
 - per batch, draw K distinct classes without replacement with probability proportional to each class's remaining
   unseen images (successive sampling, ``numpy.random.Generator.choice``);
-- split the batch size B as evenly as possible over the K classes (random remainder); when a class runs out, top the
-  batch up from the other chosen classes;
+- split the batch size B as evenly as possible over the K classes; when K does not divide B (the paper's balanced
+  setting, K = 960 at B = 4096: "K is set to 8 for the class-imbalanced sampling experiments and 960 for the
+  class-balanced"), write B = q·K + r with q = ⌊B/K⌋: r of the K chosen classes, picked uniformly at random per
+  batch, give q + 1 images and the other K − r give q (4096 = 4·960 + 256: 256 classes give 5 images, 704 give 4), so
+  every batch still holds exactly B images from exactly K classes. A chosen class with fewer images left than its
+  share gives all of them and the shortfall is spread the same way over the others (water-filling);
 - suite addition (``split="auto"``, the default): the even split leaves every class with a remainder smaller than one
   share (B/K) that no later batch can use, e.g. 9.6 % of ImageNet-1k per epoch at B = 4096, K = 8 (1300 = 2 · 512 +
   276). The ``"finish"`` split lets a class that would be left with less than one share give all its images when the
@@ -118,9 +122,10 @@ class KClassBatchSampler(_EpochBatchSampler):
         seed: Base seed; the plan of an epoch depends only on ``(seed, epoch)``.
         drop_last: Drop the images that cannot form a full K-class batch at the end of the epoch (default). With
             ``False`` they are yielded as extra batches of at most B images, which do not have exactly K classes.
-        split: How B is divided over the K chosen classes: ``"even"`` (the reference's rule), ``"finish"`` (even, but
-            classes that would be left with a useless remainder are finished) or ``"auto"`` (plan both, keep the one
-            dropping fewer images). See the module docstring.
+        split: How B is divided over the K chosen classes: ``"even"`` (the reference's rule: ⌊B/K⌋ or ⌈B/K⌉ images
+            per class, the B mod K larger shares on random classes), ``"finish"`` (even, but classes that would be
+            left with a useless remainder are finished) or ``"auto"`` (plan both, keep the one dropping fewer
+            images). See the module docstring.
 
     Raises:
         ValueError: ``k < 1``, ``batch_size < k``, ``k`` larger than the number of classes, fewer images than one

@@ -227,4 +227,4 @@ def guarded(
 
 
 # Register the built-in sources: each module adds its entries to DATASETS when imported.
-from benchmark.data import array_sources, folder_sources, hf_source, tv_sources  # noqa: E402,F401
+from benchmark.data import array_sources, folder_sources, hf_source, overlay_sources, tv_sources  # noqa: E402,F401

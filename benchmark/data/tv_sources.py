@@ -1,4 +1,4 @@
-"""Torchvision-backed sources: CIFAR-10/100, STL-10 and the transfer sets of Assran et al. (ICLR 2023) and VISSL.
+"""Torchvision-backed sources: CIFAR-10/100, MNIST, STL-10, the transfer sets of Assran et al. (ICLR 2023) and VISSL.
 
 All of them take a ``path`` parameter (relative to ``data_root`` or absolute) that is handed to torchvision as its
 ``root``; torchvision's ``download=`` is honoured only when the caller passes ``download=True``. ``check`` looks only
@@ -159,6 +159,76 @@ class Cifar100(_Cifar):
     folder = "cifar-100-python"
     files = ("train", "test", "meta")
     archive_url = "https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz"
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# MNIST
+
+
+class MnistParams(SourceParams):
+    """Parameters of ``mnist``."""
+
+    path: str = Field("", description="torchvision root under data_root (it holds MNIST/raw/)")
+
+
+@register_source
+class Mnist(DataSource):
+    """MNIST (LeCun et al., 1998): 60k/10k 28x28 grayscale digits, 10 classes, the idx-ubyte files.
+
+    Images are repeated to RGB like every source's; :mod:`benchmark.data.overlay_sources` pastes them into other
+    images (the toy experiment of Assran et al., ICLR 2023, §5.1).
+    """
+
+    name = "mnist"
+    description = "MNIST via torchvision (60k train / 10k test, 28x28 grayscale as RGB, 10 classes)"
+    Params = MnistParams
+    folder = "MNIST/raw"
+    files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+    def _manual(self, root: Path) -> str:
+        return (
+            "download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz and "
+            f"t10k-labels-idx1-ubyte.gz (https://ossci-datasets.s3.amazonaws.com/mnist/) and gunzip them into "
+            f"{root / self.folder}"
+        )
+
+    def check(self, params: MnistParams, *, data_root: Path) -> None:
+        root = resolve(data_root, params.path)
+        require_paths(
+            self.name,
+            [root / self.folder / f for f in self.files],
+            hint=download_hint(root, what="MNIST (11 MB)", manual=self._manual(root)),
+        )
+
+    def load(self, params: MnistParams, *, data_root: Path, download: bool) -> Any:
+        from benchmark.data.base import ArrayDataset, DatasetSplits
+
+        root = resolve(data_root, params.path)
+        if not download:
+            self.check(params, data_root=data_root)
+
+        def build() -> tuple[Any, Any]:
+            from torchvision.datasets import MNIST
+
+            if download:
+                root.mkdir(parents=True, exist_ok=True)
+            return MNIST(str(root), train=True, download=download), MNIST(str(root), train=False, download=False)
+
+        tr, te = guarded(self.name, root, build, download=download, manual=self._manual(root))
+        classes = [str(d) for d in range(10)]
+        train = ArrayDataset(tr.data.numpy(), tr.targets.numpy(), classes=classes)
+        test = ArrayDataset(te.data.numpy(), te.targets.numpy(), classes=classes)
+        return DatasetSplits(
+            name=self.name,
+            train=train,
+            test=test,
+            num_classes=10,
+            classes=classes,
+            train_labels=train.targets,
+            test_labels=test.targets,
+            source=f"torchvision.datasets.MNIST from {root / self.folder}",
+            image_size=28,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------------------------

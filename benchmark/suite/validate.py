@@ -39,6 +39,7 @@ KNOWN_NUM_CLASSES = {
     "imagenet100": 100,
     "imagenet": 1000,
     "digits": 10,
+    "digit_overlay": 10,  # CIFAR-10 classes (label: base) or digits 0..9 (label: digit)
     "food101": 101,
     "flowers102": 102,
     "dtd": 47,

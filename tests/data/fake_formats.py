@@ -7,6 +7,9 @@ the datasets' own documentation, not the loader code:
 - CIFAR-10/100 "python version": pickled dicts with ``data`` = uint8 ``(N, 3072)`` rows holding the 1024 red, then
   green, then blue values of a 32x32 image in row-major order, ``labels`` (CIFAR-10) or ``fine_labels`` /
   ``coarse_labels`` (CIFAR-100), and ``batches.meta`` (``label_names``) / ``meta`` (``fine_label_names``).
+- MNIST idx-ubyte (http://yann.lecun.com/exdb/mnist/): a big-endian header of two zero bytes, the type code 0x08
+  (unsigned byte) and the number of dimensions, then each dimension as a big-endian int32, then the row-major data;
+  images are ``(N, 28, 28)``, labels ``(N,)``; the download serves them gzipped (``*.gz``).
 - STL-10 binary: ``*_X.bin`` uint8 images 3x96x96 stored channel by channel in column-major order, ``*_y.bin`` one
   uint8 label per image in 1..10, ``class_names.txt``.
 - ImageFolder: ``<split>/<class>/<file>.png``.
@@ -108,6 +111,39 @@ def write_cifar100(root: Path, *, n_train: int = 120, n_test: int = 100, seed: i
         )
         out[f"x_{split}"], out[f"y_{split}"] = x, y
     _dump(folder / "meta", {"fine_label_names": fine, "coarse_label_names": coarse})
+    return out
+
+
+def idx_ubyte(arr: np.ndarray) -> bytes:
+    """``arr`` (uint8) in the idx format of the MNIST files."""
+    arr = np.ascontiguousarray(arr, dtype=np.uint8)
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    return header + arr.tobytes()
+
+
+MNIST_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+
+
+def write_mnist(folder: Path, *, n_train: int = 40, n_test: int = 20, gzipped: bool = False, seed: int = 0) -> dict:
+    """The four MNIST idx files in ``folder`` (torchvision reads ``<root>/MNIST/raw``); ``gzipped`` writes ``*.gz``
+    as served by the download mirrors. Images are random grayscale 28x28, labels cover all 10 digits."""
+    import gzip
+
+    folder.mkdir(parents=True, exist_ok=True)
+    out = {}
+    for split, n, s in (("train", n_train, seed), ("test", n_test, seed + 1)):
+        x = images(n, 28, s)[..., 0]
+        y = balanced_labels(n, 10, s)
+        for name, arr in zip(MNIST_FILES[split], (x, y), strict=True):
+            data = idx_ubyte(arr)
+            if gzipped:
+                (folder / f"{name}.gz").write_bytes(gzip.compress(data))
+            else:
+                (folder / name).write_bytes(data)
+        out[f"x_{split}"], out[f"y_{split}"] = x, y
     return out
 
 

@@ -29,6 +29,8 @@ REQUIRED = {
     "places365",
     "places205",
     "inaturalist",
+    "mnist",
+    "digit_overlay",
 }
 
 #: Minimal parameters for sources with required ones; the data they point to does not exist.
@@ -50,6 +52,8 @@ REMEDY = {
             "places365",
             "inaturalist",
             "hf",
+            "mnist",
+            "digit_overlay",
         )
     },
     "imagenet": "<wnid>",

@@ -216,3 +216,21 @@ def test_expected_classes_per_random_batch_matches_reference_table() -> None:
     assert isinstance(sampler, RandomBatchSampler)
     distinct = [len(np.unique(labels[b])) for b in sampler]
     assert abs(np.mean(distinct) - 92.4) < 1.5  # the control behaves like random batching
+
+
+@pytest.mark.parametrize(("k", "first_batch_shares"), [(960, {4: 704, 5: 256}), (8, {512: 8})])
+def test_paper_settings_at_imagenet_scale(k: int, first_batch_shares: dict[int, int]) -> None:
+    """1000 classes x 1300 images, B = 4096: "K is set to 8 for the class-imbalanced sampling experiments and 960
+    for the class-balanced" (uniform_prior_iclr23.md). 4096 / 960 is not an integer: 4096 = 4·960 + 256, so the first
+    batch (no class has run out yet) takes 5 images from 256 classes and 4 from the other 704; 4096 = 512·8."""
+    labels = balanced(1000, 1300)
+    sampler = KClassBatchSampler(labels, batch_size=4096, k=k, seed=0)
+    batches = epoch_batches(sampler)
+    for b in batches:
+        assert len(b) == 4096 and len(np.unique(labels[b])) == k
+    seen = np.concatenate(batches)
+    assert len(np.unique(seen)) == len(seen)  # each image at most once per epoch
+    per_class = np.bincount(labels[batches[0]], minlength=1000)
+    assert dict(zip(*np.unique(per_class[per_class > 0], return_counts=True), strict=True)) == first_batch_shares
+    # at least 98 % of the ⌊N / B⌋ = 317 batches a plain random sampler makes per epoch
+    assert len(batches) >= 0.98 * len(labels) / 4096 and sampler.dropped_last_epoch == len(labels) - len(seen)

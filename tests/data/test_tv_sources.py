@@ -91,7 +91,9 @@ def _no_network(*args: object, **kwargs: object) -> None:
     raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
 
-@pytest.mark.parametrize(("name", "module"), [("cifar10", "cifar"), ("stl10", "stl10"), ("food101", "food101")])
+@pytest.mark.parametrize(
+    ("name", "module"), [("cifar10", "cifar"), ("stl10", "stl10"), ("food101", "food101"), ("mnist", "mnist")]
+)
 def test_failed_download_is_dataerror(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, module: str) -> None:
     monkeypatch.setattr(getattr(tv_datasets, module), "download_and_extract_archive", _no_network)
     with pytest.raises(DataError) as err:
