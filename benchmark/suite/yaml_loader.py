@@ -57,8 +57,12 @@ def _make_loader(filename: str) -> type[yaml.SafeLoader]:
         pass
 
     def construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> PosDict:
+        # Keys written in this mapping (not brought in by a `<<: *anchor` merge): YAML merge semantics let them
+        # override merged keys (`{<<: *base, name: pmsn}`); a key written twice is still an error.
+        explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
         loader.flatten_mapping(node)
         out = PosDict(pos=(filename, node.start_mark.line + 1))
+        merged_keys: set[str] = set()
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, str | int | float | bool) or key is None:
@@ -69,7 +73,11 @@ def _make_loader(filename: str) -> type[yaml.SafeLoader]:
                     hint="quote the key",
                 )
             key = str(key)
-            if key in out:
+            if key in out and id(key_node) not in explicit:
+                continue  # a later merged mapping never overrides an earlier one or a written key
+            if key in out and key in merged_keys:
+                merged_keys.discard(key)  # the written key overrides the merged one
+            elif key in out:
                 raise SuiteError(
                     f"duplicate key '{key}' (first set on line {out.key_pos[key][1]})",
                     path=filename,
@@ -78,6 +86,8 @@ def _make_loader(filename: str) -> type[yaml.SafeLoader]:
                 )
             out[key] = loader.construct_object(value_node, deep=True)
             out.key_pos[key] = (filename, key_node.start_mark.line + 1)
+            if id(key_node) not in explicit:
+                merged_keys.add(key)
         return out
 
     def construct_sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> PosList:
@@ -154,11 +164,28 @@ def deep_merge(base: Any, override: Any) -> Any:
         if isinstance(override, PosDict) and out.pos is None:
             out.pos = override.pos
         for key, value in override.items():
-            out[key] = deep_merge(out[key], value) if key in out else copy.deepcopy(value)
+            out[key] = deep_merge(out[key], value) if key in out else _without_replace_marks(value)
             if isinstance(override, PosDict) and key in override.key_pos:
                 out.key_pos[key] = override.key_pos[key]
         return out
-    return copy.deepcopy(override)
+    return _without_replace_marks(override)
+
+
+def _without_replace_marks(value: Any) -> Any:
+    """A deep copy of ``value`` without ``_replace`` keys: with nothing underneath to replace they mean nothing."""
+    out = copy.deepcopy(value)
+    stack = [out]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if node.get("_replace") is True:
+                node.pop("_replace")
+                if isinstance(node, PosDict):
+                    node.key_pos.pop("_replace", None)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return out
 
 
 def _switches_component(base: dict, override: dict) -> bool:
