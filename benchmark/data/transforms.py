@@ -118,6 +118,33 @@ def _swav(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
     return LT.SwaVTransform(**kwargs)
 
 
+@PRESETS.register("obow")
+def _obow(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+    """OBoW views for SFRIK's ``multi_crop: obow`` (:class:`benchmark.data.obow_transform.OBoWTransform`).
+
+    Sizes keep the ImageNet ratios to the 224-px input (crops 160, patches 96 from a 256 pre-resize with jitter 24);
+    the original view is the evaluation crop (``eval_resize`` → ``input_size``, 256 → 224 on ImageNet).
+    """
+    from benchmark.data.obow_transform import OBoWTransform
+
+    size = data.input_size
+
+    def scaled(px: int) -> int:
+        return max(1, round(size * px / 224))
+
+    kwargs: dict[str, Any] = {
+        "original_resize": data.eval_resize or scaled(256),
+        "original_center_crop": size,
+        "image_crop_size": scaled(160),
+        "img_patch_size": scaled(96),
+        "img_patch_preresize": scaled(256),
+        "img_patch_jitter": round(size * 24 / 224),
+        "normalize": _normalize_arg(data),
+    }
+    kwargs.update(checked_kwargs(OBoWTransform, params, preset))
+    return OBoWTransform(**kwargs)
+
+
 def build_train_transform(preset: str, data: DataConfig, params: dict[str, Any]) -> ViewTransform:
     """The multi-view training transform for ``preset`` with the suite's settings."""
     return PRESETS.get(preset)(data, dict(params), preset)

@@ -4,6 +4,7 @@ The import list below is the registry: adding a method is one module plus one li
 """
 
 from benchmark.methods import (  # noqa: F401  (importing a method module registers it)
+    auh,
     barlow_twins,
     byol,
     dcl,

@@ -70,6 +70,14 @@ class SSLMethod(nn.Module):
         """Loss for one batch of views (list of (B, 3, H, W) tensors)."""
         raise NotImplementedError
 
+    @classmethod
+    def check_views(cls, params: MethodParams, view_shapes: list[tuple[int, int]]) -> None:
+        """Reject a view layout the method cannot use, before any run (called by ``bench validate``).
+
+        ``view_shapes`` is the (H, W) of every view the augmentation preset yields, in order. Raise
+        :class:`benchmark.errors.SuiteError` with a message and a hint; the default accepts any layout.
+        """
+
     def on_step_end(self, *, step: int) -> None:
         """Called after each optimizer step (momentum updates, schedules)."""
 

@@ -14,7 +14,9 @@ seconds, not hours into a job):
   the schema's product rule ``batch_size_global = per_device × devices × num_nodes`` already guarantees;
 - pretraining schedules: warm-up shorter than training, step milestones inside ``(0, epochs)``;
 - backbone parameters (built once on the ``meta`` device: no memory, no weights) and augmentation parameters (the
-  Lightly transform is constructed) are checked by the components themselves.
+  Lightly transform is constructed) are checked by the components themselves;
+- the views the augmentation yields (count and sizes, from one synthetic image) are checked by the method's own
+  ``check_views`` (e.g. SFRIK's ``multi_crop`` needs multi-crop views, AUH two views).
 """
 
 from __future__ import annotations
@@ -200,6 +202,39 @@ def _check_augment(res: ResolvedExperiment, preset: str, ex: str) -> None:
 _AUGMENT_BUILT: dict[tuple[str, str, str], None] = {}
 
 
+def _check_views(res: ResolvedExperiment, method_cls: Any, preset: str, ex: str) -> None:
+    """The method's ``check_views`` on the (H, W) of the views the preset makes of one grey input-size image.
+
+    The method's error points at the method key it names (``SuiteError.key``, e.g. ``multi_crop``) when the suite
+    sets it, otherwise at ``augment.preset`` (or the method block).
+    """
+    from PIL import Image
+
+    from benchmark.data.transforms import build_train_transform
+    from benchmark.methods.base import SSLMethod
+
+    if method_cls.check_views.__func__ is SSLMethod.check_views.__func__:
+        return
+    cfg, raw = res.config, res.raw
+    size = cfg.data.input_size
+    try:
+        views = build_train_transform(preset, cfg.data, cfg.augment.params)(Image.new("RGB", (size, size), (128,) * 3))
+        shapes = [(int(v.shape[-2]), int(v.shape[-1])) for v in views]
+    except Exception:  # noqa: BLE001 - the transform's own errors were reported by _check_augment
+        return
+    try:
+        method_cls.check_views(method_cls.Params(**cfg.method.extras()), shapes)
+    except SuiteError as exc:
+        named = exc.key if exc.key and isinstance(raw.get("method"), PosDict) and exc.key in raw["method"] else None
+        if named:
+            pos, key = _pos(raw, "method", named), f"{ex}.method.{named}"
+        elif _pos(raw, "augment", "preset") is not None and _get(raw, "augment", "preset") is not None:
+            pos, key = _pos(raw, "augment", "preset"), f"{ex}.augment.preset"
+        else:
+            pos, key = _pos(raw, "method"), f"{ex}.method"
+        _fail(exc.message, pos, key, exc.hint)
+
+
 def validate_experiment(res: ResolvedExperiment) -> None:
     """Validate one resolved experiment against the registries; raises SuiteError with file:line."""
     from benchmark.data import DATASETS
@@ -276,6 +311,7 @@ def validate_experiment(res: ResolvedExperiment) -> None:
 
     _check_backbone(res, builder, ex)
     _check_augment(res, preset, ex)
+    _check_views(res, method_cls, preset, ex)
     _check_sampling(res, ex)
     _check_schedule(res, ex)
 

@@ -57,6 +57,7 @@ TRAIN_PARAMS: dict[str, dict[str, Any]] = {
     "msn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
     "pmsn": {"proj_hidden_dim": 64, "proj_output_dim": 32, "n_prototypes": 64},
     "sfrik": {"mlp": [64, 64, 32]},
+    "auh": {"mlp": [64, 64, 32]},
     "mae": {"decoder_dim": 64, "decoder_depth": 1, "decoder_heads": 4},
     "mocov3": {"proj_hidden_dim": 64, "proj_output_dim": 32, "pred_hidden_dim": 64},
     # Two whitening slices of 16 in the batch of 32 (Lightly needs slice >= 2 x the embedding size).
