@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
+from benchmark.results.artifacts import write_figures_data
 from benchmark.results.provenance import hardware, package_versions, process_git_state
 from benchmark.results.store import ResultsStore, atomic_write_text
 from benchmark.suite.plan import Plan, Run
@@ -456,15 +457,76 @@ def run_transfer(run: Run, encoder: torch.nn.Module, opts: RunOptions
     return metrics, timings, info
 
 
-def _diagnostics(encoder: torch.nn.Module, feats: Any) -> dict[str, Any]:
-    from benchmark.diagnostics.spectra import effective_rank, feature_spectrum, weight_spectra
+def first_test_images(cfg: ExperimentConfig, test_set: Any, test_idx: np.ndarray, n: int) -> torch.Tensor:
+    """The first ``n`` images of the evaluated test split in its order, through the deterministic eval transform."""
+    from benchmark.data.transforms import build_eval_transform
+
+    transform = build_eval_transform(cfg.data)
+    subset = _Subset(test_set, np.asarray(test_idx)[:n])
+    return torch.stack([transform(subset[i][0]) for i in range(len(subset))])
+
+
+def _split_name(cfg: ExperimentConfig) -> str:
+    return "validation" if cfg.eval.validation is not None else "test"
+
+
+def _diagnostics(encoder: torch.nn.Module, feats: Any, cfg: ExperimentConfig, images: torch.Tensor) -> dict[str, Any]:
+    """Spectra and effective rank (``eval.spectra``).
+
+    ``feature_spectrum`` / ``effective_rank`` / ``weight_spectra``: the whole evaluated test split's representations
+    and every regularised weight. ``first_batch``: the OR paper's Fig. 3/4 protocol
+    (:func:`benchmark.diagnostics.spectra.first_batch_spectra`) on ``images``, the first ``eval.spectra_batch``
+    images of that split.
+    """
+    from benchmark.diagnostics.spectra import effective_rank, feature_spectrum, first_batch_spectra, weight_spectra
 
     spectrum = feature_spectrum(feats.test_x)
+    first = first_batch_spectra(encoder, images, batch_size=cfg.eval.feature_batch_size)
     return {
         "feature_spectrum": np.asarray(spectrum).tolist(),
         "effective_rank": float(effective_rank(feats.test_x)),
         "weight_spectra": {k: np.asarray(v).tolist() for k, v in weight_spectra(encoder).items()},
+        "first_batch": {
+            "protocol": "He et al., NeurIPS 2024, Figs. 3/4: first test batch, eval transform (no augmentation), "
+                        "normalised eigenvalues (lambda / lambda_max)",
+            "split": _split_name(cfg),
+            "requested": cfg.eval.spectra_batch,
+            **first,
+        },
     }
+
+
+def _figure_data(run: Run, encoder: torch.nn.Module, feats: Any, test_set: Any, test_idx: np.ndarray,
+                 opts: RunOptions) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``eval.weight_correlation`` (Fig. 5) and ``eval.umap`` (Fig. 6): (record summaries, artifact arrays)."""
+    cfg = run.config
+    summary: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
+    if cfg.eval.weight_correlation is not None:
+        from benchmark.diagnostics.correlation import weight_correlation
+
+        summary["weight_correlation"], corr = weight_correlation(encoder, cfg.eval.weight_correlation, seed=run.seed)
+        arrays.update({f"weight_correlation.{k}": v for k, v in corr.items()})
+    if cfg.eval.umap is not None:
+        from benchmark.diagnostics.embedding import umap_embedding
+
+        u = cfg.eval.umap
+        if feats is not None:
+            x, y = feats.test_x[: u.samples], feats.test_y[: u.samples]
+        else:  # no probes and no spectra: extract the representations of the first images only
+            from benchmark.data.transforms import build_eval_transform
+            from benchmark.probes.features import extract_features
+
+            device = "cuda" if opts.device.startswith("cuda") else "cpu"
+            x, y = extract_features(encoder.to(device), _Subset(test_set, np.asarray(test_idx)[: u.samples]),
+                                    transform=build_eval_transform(cfg.data), batch_size=cfg.eval.feature_batch_size,
+                                    device=device, progress=opts.progress)
+        coords, settings = umap_embedding(x, n_neighbors=u.n_neighbors, min_dist=u.min_dist, metric=u.metric,
+                                          seed=u.seed)
+        summary["umap"] = {**settings, "split": _split_name(cfg), "requested": u.samples}
+        arrays["umap.coords"] = coords
+        arrays["umap.labels"] = np.asarray(y, dtype=np.int32)
+    return summary, arrays
 
 
 # ---------------------------------------------------------------------------------------------- one run
@@ -507,6 +569,10 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     record["data"] = {"dataset": cfg.data.dataset, "source": splits.source, "n_train": int(len(train_idx)),
                       "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes)}
     timings: dict[str, Any] = {}
+    if cfg.eval.umap is not None:  # fail before hours of pretraining, not after
+        from benchmark.diagnostics.embedding import require_umap
+
+        require_umap()
     try:
         if cfg.pretrain.epochs > 0:
             method, summary = pretrain(run, splits, train_idx, run_dir, opts)
@@ -529,8 +595,18 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
         metrics, probe_t, feats = run_probes(run, encoder, probe_splits, probe_train, probe_test, opts)
         timings.update(probe_t)
         record["metrics"] = metrics
+        first_images = None
         if cfg.eval.spectra:
-            record["diagnostics"] = _diagnostics(encoder, feats)
+            t1 = time.perf_counter()
+            first_images = first_test_images(cfg, probe_splits.test, probe_test, cfg.eval.spectra_batch)
+            record["diagnostics"] = _diagnostics(encoder, feats, cfg, first_images)
+            timings["spectra"] = time.perf_counter() - t1
+        if cfg.eval.weight_correlation is not None or cfg.eval.umap is not None:
+            t1 = time.perf_counter()
+            fig_summary, fig_arrays = _figure_data(run, encoder, feats, probe_splits.test, probe_test, opts)
+            record.setdefault("diagnostics", {}).update(fig_summary)
+            record["figures_data"] = write_figures_data(run_dir, fig_arrays)
+            timings["figure_data"] = time.perf_counter() - t1
         if cfg.eval.transfer:
             t_metrics, t_timings, record["transfer"] = run_transfer(run, encoder, opts)
             metrics.update(t_metrics)
@@ -540,7 +616,7 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
             c_metrics, c_t, c_feats = run_probes(run, control, splits, train_idx, test_idx, opts)
             record["controls"] = {"random_init": {"metrics": c_metrics, "timings": c_t}}
             if cfg.eval.spectra:
-                record["controls"]["random_init"]["diagnostics"] = _diagnostics(control, c_feats)
+                record["controls"]["random_init"]["diagnostics"] = _diagnostics(control, c_feats, cfg, first_images)
         record["status"] = "ok"
     except RunFailure as failure:
         record["status"] = "failed"

@@ -1,5 +1,25 @@
-"""Collapse diagnostics: weight/feature spectra and effective rank (RankMe)."""
+"""Collapse diagnostics and the OR paper's figure data.
 
-from benchmark.diagnostics.spectra import effective_rank, feature_spectrum, hidden_feature_spectra, weight_spectra
+* :mod:`~benchmark.diagnostics.spectra` — weight/feature spectra, effective rank (RankMe) and the first-batch
+  protocol of Figs. 3/4;
+* :mod:`~benchmark.diagnostics.correlation` — |corr| among filters and spectral biclustering (Fig. 5);
+* :mod:`~benchmark.diagnostics.embedding` — UMAP of representations (Fig. 6).
+"""
 
-__all__ = ["effective_rank", "feature_spectrum", "hidden_feature_spectra", "weight_spectra"]
+from benchmark.diagnostics.spectra import (
+    effective_rank,
+    feature_spectrum,
+    first_batch_spectra,
+    hidden_feature_spectra,
+    paper_stages,
+    weight_spectra,
+)
+
+__all__ = [
+    "effective_rank",
+    "feature_spectrum",
+    "first_batch_spectra",
+    "hidden_feature_spectra",
+    "paper_stages",
+    "weight_spectra",
+]

@@ -5,7 +5,7 @@
   ``torch.profiler(profile_memory=True)``, process peak RSS; out-of-memory detection;
 * :mod:`~benchmark.measure.calls` — warm-up + timed calls + memory of any callable (:func:`measure_callable`);
 * :mod:`~benchmark.measure.callback` — :class:`MeasureCallback`, attached by the runner when an experiment sets
-  ``measure: {enabled: true, warmup_steps, steps, loss_only}``; its summary is stored under
+  ``measure: {enabled: true, warmup_steps, steps, loss_only, regularizer_only}``; its summary is stored under
   ``record["pretrain"]["measure"]``;
 * :mod:`~benchmark.measure.machine` — CPU model, cores, load average, torch version for every record.
 """

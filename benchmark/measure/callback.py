@@ -14,7 +14,13 @@ Timeline of one ``trainer.fit`` (batch indices counted by the callback, so a res
 * after the last timed step, if ``loss_only``: the **loss alone** on that step's batch (``method.loss_inputs`` under
   ``no_grad``, then ``warmup_steps`` + ``steps`` calls of ``method.loss_only`` forward and backward to its inputs
   with ``torch.autograd.grad``). Method buffers (BN statistics, memory banks, centres) and the RNG state are saved
-  before and restored after, so the measurement does not change the training run; parameters get no gradient.
+  before and restored after, so the measurement does not change the training run; parameters get no gradient;
+* right after it, if ``regularizer_only``: the **OR penalty alone** (the OR paper's Table 10, "the time overhead
+  required by the different backbones to compute OR at one time, and we have averaged over 10 times"):
+  ``warmup_steps`` + ``steps`` calls of ``γ · Σ_l R(W_l)`` over the encoder's regularised weights
+  (``PretrainModule.regularizer.penalty(method.encoder)``) forward and backward to those weights with
+  ``torch.autograd.grad`` (no ``.grad`` is written, no optimizer step). The RNG state (SRIP's power-iteration start
+  vector) is restored afterwards. The mean over the timed calls is the paper's number (``time_s.mean``).
 
 Both are wall times; ``cpu_time_s`` beside them is the process CPU time (``time.process_time``, all threads) of the
 same intervals, which a busy shared machine disturbs far less than wall time (it does not count waiting for a core).
@@ -63,16 +69,18 @@ class MeasureCallback(pl.Callback):
         warmup_steps: Untimed steps before measuring.
         steps: Timed steps.
         loss_only: Also measure the method's loss alone on the embeddings of the last timed batch.
+        regularizer_only: Also measure the OR penalty alone (forward + backward) after the last timed step.
         profile_cpu_memory: On CPU, spend one extra (untimed) step under the memory profiler.
     """
 
     def __init__(self, *, warmup_steps: int = 3, steps: int = 10, loss_only: bool = True,
-                 profile_cpu_memory: bool = True) -> None:
+                 regularizer_only: bool = False, profile_cpu_memory: bool = True) -> None:
         if warmup_steps < 0 or steps < 1:
             raise ValueError(f"warmup_steps must be >= 0 and steps >= 1, got {warmup_steps} and {steps}")
         self.warmup_steps = int(warmup_steps)
         self.steps = int(steps)
         self.loss_only = bool(loss_only)
+        self.regularizer_only = bool(regularizer_only)
         self.profile_cpu_memory = bool(profile_cpu_memory)
         self._seen = 0
         self._device: torch.device | None = None
@@ -93,12 +101,14 @@ class MeasureCallback(pl.Callback):
         self._world_size = 1
         self._last_batch: Any = None
         self._loss: dict[str, Any] | None = None
+        self._regularizer: dict[str, Any] | None = None
         self._failure: dict[str, Any] | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> MeasureCallback:
         """From the suite's ``measure`` block (:class:`benchmark.suite.schema.MeasureConfig`)."""
-        return cls(warmup_steps=cfg.warmup_steps, steps=cfg.steps, loss_only=cfg.loss_only)
+        return cls(warmup_steps=cfg.warmup_steps, steps=cfg.steps, loss_only=cfg.loss_only,
+                   regularizer_only=cfg.regularizer_only)
 
     # ------------------------------------------------------------------------------------ window
     @property
@@ -151,6 +161,8 @@ class MeasureCallback(pl.Callback):
             if i == self._first_timed + self.steps - 1:
                 self._loss = self.measure_loss(trainer, pl_module, batch)
                 self._last_batch = None
+        if self.regularizer_only and self._regularizer is None and i == self._first_timed + self.steps - 1:
+            self._regularizer = self.measure_regularizer(pl_module)
         self._seen += 1
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -159,6 +171,8 @@ class MeasureCallback(pl.Callback):
         if self.loss_only and self._loss is None and self._last_batch is not None:
             self._loss = self.measure_loss(trainer, pl_module, self._last_batch)
         self._last_batch = None
+        if self.regularizer_only and self._regularizer is None and self._seen > 0:
+            self._regularizer = self.measure_regularizer(pl_module)
 
     def on_exception(self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException) -> None:
         if self._profiler is not None:
@@ -217,6 +231,40 @@ class MeasureCallback(pl.Callback):
                     if name in saved and saved[name].shape == buf.shape:
                         buf.copy_(saved[name])
 
+    # ------------------------------------------------------------------------------------ OR penalty alone
+    def measure_regularizer(self, pl_module: pl.LightningModule) -> dict[str, Any]:
+        """Time and memory of the OR penalty ``γ · Σ_l R(W_l)`` forward + backward (the paper's Table 10)."""
+        regularizer = getattr(pl_module, "regularizer", None)
+        method = getattr(pl_module, "method", None)
+        if regularizer is None:
+            return {"status": "not_applicable", "reason": "regularizer 'none': there is no OR penalty to time"}
+        if method is None or not hasattr(regularizer, "weights"):
+            return {"status": "unsupported", "reason": f"{type(regularizer).__name__} exposes no weights()"}
+        encoder = method.encoder
+        weights = [w for _, w in regularizer.weights(encoder) if w.requires_grad]
+        device = torch.device(pl_module.device)
+        rng_devices = [device.index or 0] if device.type == "cuda" else []
+
+        def call() -> None:
+            with torch.enable_grad():
+                penalty, _ = regularizer.penalty(encoder)
+                if weights:
+                    torch.autograd.grad(penalty, weights)
+
+        try:
+            with torch.random.fork_rng(devices=rng_devices):
+                result = measure_callable(call, device=device, warmup_steps=self.warmup_steps, steps=self.steps,
+                                          profile_memory=self.profile_cpu_memory)
+        except Exception as exc:
+            if is_out_of_memory(exc):
+                return oom_result(exc, device)
+            raise
+        result.update({"kind": getattr(regularizer, "kind", None), "gamma": getattr(regularizer, "gamma", None),
+                       "layers": len(weights), "parameters": int(sum(w.numel() for w in weights)),
+                       "definition": "forward + backward (torch.autograd.grad) of gamma * sum_l R(W_l) over the "
+                                     "encoder's regularised weights; mean over the timed calls = the paper's Table 10"})
+        return result
+
     # ------------------------------------------------------------------------------------ result
     def summary(self) -> dict[str, Any]:
         """Everything measured, JSON-ready (bytes as ints, times in seconds)."""
@@ -260,6 +308,9 @@ class MeasureCallback(pl.Callback):
             out["memory_profiled_step_index"] = self._profiled_step
         if self.loss_only:
             out["loss_only"] = self._loss or {"status": "not_run", "reason": "no batch reached the loss measurement"}
+        if self.regularizer_only:
+            out["regularizer_only"] = self._regularizer or {"status": "not_run",
+                                                            "reason": "training ended before any step"}
         if self._failure is not None:
             out["status"] = "out_of_memory"
             out["failure"] = self._failure

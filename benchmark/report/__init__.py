@@ -70,9 +70,9 @@ def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], li
         return [], [], []
     rows = performance.performance_rows(records)
     keys = ["experiment", "variant", "seed", "device", "images", "steps", "step_ms", "throughput", "iteration_ms",
-            "step_memory", "loss_ms", "loss_memory", "status"]
+            "step_memory", "loss_ms", "loss_memory", "regularizer_ms", "status"]
     heads = ["experiment", "variant", "seed", "device", "images/step", "timed steps", "step ms", "images/s",
-             "iteration ms", "step peak memory", "loss alone ms", "loss peak memory", "status"]
+             "iteration ms", "step peak memory", "loss alone ms", "loss peak memory", "OR alone ms", "status"]
     frag = ["<h2>Performance</h2>",
             "<p>Per-step wall time after warm-up: median [p10–p90] in ms; memory in MiB (see report.md for the "
             "definitions).</p>",
@@ -109,7 +109,7 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     if figures:
         from benchmark.report.plots import make_figures
 
-        figs = make_figures(records)
+        figs = make_figures(records, results_dir=Path(results_dir))
     try:
         perf_md, perf_html, perf_figs = performance_parts(records, Path(results_dir))
     except ImportError:  # benchmark.report.performance is optional

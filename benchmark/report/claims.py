@@ -75,6 +75,7 @@ MEASURE_ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
     "loss_time": (("loss_only", "time_s", "median"), ("loss_only", "step", "time_s", "median")),
     "loss_peak_memory": (("loss_only", "memory", "tensor_peak_bytes"),
                          ("loss_only", "memory", "tensor_peak_above_start_bytes")),
+    "regularizer_time": (("regularizer_only", "time_s", "mean"), ("regularizer_only", "time_s", "median")),
 }
 #: Aliases for which "out of memory" means "infinitely expensive" (throughput would be 0, handled as missing).
 _OOM_IS_INF = {"step_time", "iteration_time", "peak_memory", "loss_time", "loss_peak_memory"}

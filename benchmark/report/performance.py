@@ -4,7 +4,8 @@ Reads ``record["pretrain"]["measure"]`` (written by :class:`benchmark.measure.Me
 :mod:`benchmark.measure.callback` and :mod:`benchmark.measure.memory`). Times are medians over the timed steps
 with [p10–p90]; memory is in MiB (2^20 bytes). On CUDA "tensors" is ``max_memory_allocated`` (absolute, as in the
 SFRIK code); on CPU it is the profiler's peak of bytes allocated during the step ("+", above the step's start) and
-"RSS" the process high-water mark during the step.
+"RSS" the process high-water mark during the step. *OR alone* is the orthogonality penalty's forward + backward
+(``measure.regularizer_only``; the OR paper's Table 10 "Time cost of OR", averaged over the timed calls).
 """
 
 from __future__ import annotations
@@ -45,6 +46,16 @@ def _memory_cell(mem: dict[str, Any] | None) -> str:
     return "; ".join(parts) or "—"
 
 
+def _regularizer_cell(reg: dict[str, Any] | None) -> str:
+    """Mean ms over the timed calls (the paper averages over 10), with the call count; the status otherwise."""
+    if not reg:
+        return "—"
+    stats = reg.get("time_s") if reg.get("status") == "ok" else None
+    if not stats:
+        return str(reg.get("status", "—"))
+    return f"{stats['mean'] * 1e3:.2f} (mean of {stats['n']})"
+
+
 def performance_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One flat row per measured run (strings for the table, numbers kept under ``raw``)."""
     rows = []
@@ -81,6 +92,7 @@ def performance_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "step_memory": _memory_cell(step.get("memory")),
             "loss_ms": loss_cell,
             "loss_memory": loss_mem_cell,
+            "regularizer_ms": _regularizer_cell(m.get("regularizer_only")),
             "status": status,
             "raw": m,
         })
@@ -100,17 +112,19 @@ def performance_section(records: list[dict[str, Any]], *, heading: str = "## Per
         "Throughput = images (not views) per second at the median step. Memory in MiB: CUDA `max_memory_allocated` "
         "per step (absolute); on CPU `+` = peak bytes allocated during the step (torch profiler, "
         "`profile_memory=True`) and RSS = process high-water mark during the step. *Loss alone* = the method's loss "
-        "forward + backward on the step's embeddings (`loss_inputs` + `loss_only`), memory above its inputs.",
+        "forward + backward on the step's embeddings (`loss_inputs` + `loss_only`), memory above its inputs. *OR alone* "
+        "= the orthogonality penalty γ·Σ SO/SRIP over the encoder's weights, forward + backward, mean ms over the "
+        "timed calls (the OR paper's Table 10, `measure.regularizer_only`).",
         "",
         "| experiment | variant | seed | device | images/step | timed steps | step ms | images/s | iteration ms "
-        "| step peak memory | loss alone ms | loss peak memory | status |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| step peak memory | loss alone ms | loss peak memory | OR alone ms | status |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         lines.append(
             f"| {row['experiment']} | {row['variant']} | {row['seed']} | {row['device']} | {row['images'] or '—'} | "
             f"{row['steps']} | {row['step_ms']} | {row['throughput']} | {row['iteration_ms']} | {row['step_memory']} | "
-            f"{row['loss_ms']} | {row['loss_memory']} | {row['status']} |"
+            f"{row['loss_ms']} | {row['loss_memory']} | {row['regularizer_ms']} | {row['status']} |"
         )
     notes: dict[tuple[str, str, str], list[str]] = {}  # the same note on several seeds is listed once
     for row in rows:

@@ -5,16 +5,27 @@ HTML report as a ``data:image/png;base64`` URI; the Markdown report links the sa
 Figures are drawn only from what the records hold; a figure whose data is absent (e.g. no ``pretrain.measure``
 because the runner did not measure, or no ``diagnostics`` because ``eval.spectra`` was off) is skipped, never faked.
 
-* :func:`spectra_figures` — the OR paper's Figs. 2/3 ("eigenvalue spectra of weight matrices and of ... features ...
-  no OR / OR; OR decays slower", or_neurips24.md §4): normalised eigenvalues λ_k/λ_1 of the representation
-  covariance (``diagnostics.feature_spectrum``) and σ_i(W)² of the deepest regularised weight
-  (``diagnostics.weight_spectra``), per regularizer variant, mean over seeds.
+* :func:`spectra_figures` — normalised eigenvalues λ_k/λ_1 of the whole test split's representation covariance
+  (``diagnostics.feature_spectrum``) and σ_i(W)² of the deepest regularised weight (``diagnostics.weight_spectra``),
+  per regularizer variant of an experiment, mean over seeds (or_neurips24.md §7: "OR decays slower").
+* :func:`paper_spectra_figures` — the OR paper's Fig. 3 (BYOL: without OR / feature whitening / OR) and Fig. 4
+  (VICReg / without projector / + SO) from ``diagnostics.first_batch``: normalised eigenvalues on log-log axes, one
+  row per kind (weights of each stage's last conv, hidden features per stage, input and representation), one line
+  per layer, the compared runs side by side (same y range per row), mean over seeds.
+* :func:`weight_correlation_figures` — Fig. 5: |corr| among the filters of ``eval.weight_correlation``'s last conv,
+  as stored and after spectral biclustering, side by side (from ``figures_data.npz``, one seed).
+* :func:`umap_figures` — Fig. 6: UMAP of the test representations coloured by class (``figures_data.npz``).
 * :func:`gamma_figures` — accuracy vs γ for the SO/SRIP grids (γ_SRIP ∈ {1e-3, 1e-4, 1e-5}, γ_SO ∈ {1e-5, 1e-6,
   1e-7}), with the no-OR mean ± std as a band.
 * :func:`sampler_figures` — linear accuracy for random (class-balanced) vs K-classes-per-batch sampling
   (uniform_prior_iclr23.md §2), mean ± std over seeds.
 * :func:`measure_figures` — step time and peak memory vs embedding dimension q (SFRIK vs VICReg, sfrik_iclr23.md
   §5), from ``pretrain.measure``; out-of-memory points are marked.
+
+The paper figures compare runs that share suite, profile, method, backbone, dataset and evaluated split (so
+``byol_c10``'s OR grid and ``byol_c10_whitening`` land in one figure); the no-OR runs come first. At most
+:data:`MAX_COLUMNS` runs are drawn side by side; a larger comparison is split over several figures, each starting
+with the reference (the first no-OR run).
 """
 
 from __future__ import annotations
@@ -27,13 +38,18 @@ import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from benchmark.report.claims import metric_value
 
 PREFERRED_METRICS = ("linear.top1", "knn.top1", "svm.top1")
 #: Normalised eigenvalues below this are numerical zeros (rank-deficient covariance) and are not drawn.
 SPECTRUM_FLOOR = 1e-10
+#: Runs drawn side by side in one paper figure (Figs. 3-6); more are split over several figures.
+MAX_COLUMNS = 4
 
 
 @dataclass
@@ -331,6 +347,212 @@ def measure_figures(records: list[dict[str, Any]]) -> list[Figure]:
     return figures
 
 
-def make_figures(records: list[dict[str, Any]]) -> list[Figure]:
-    """Every figure the records support, in a stable order."""
-    return [*spectra_figures(records), *gamma_figures(records), *sampler_figures(records), *measure_figures(records)]
+# ------------------------------------------------------------------------------------------------ paper figures
+@dataclass
+class _Column:
+    """One compared run (experiment × variant) of a paper figure, with its seeds' records."""
+
+    experiment: str
+    variant: str
+    records: list[dict[str, Any]]
+
+    @property
+    def label(self) -> str:
+        return self.experiment + (f" [{self.variant}]" if self.variant and self.variant != "-" else "")
+
+    @property
+    def is_reference(self) -> bool:
+        return _regularizer(self.records[0]).get("name") == "none"
+
+
+def _comparison_key(rec: dict[str, Any]) -> tuple[str, ...]:
+    cfg = _exp_cfg(rec)
+    backbone = cfg.get("backbone") or {}
+    bb = str(backbone.get("name", "?")) + (f"-w{backbone['width']}" if backbone.get("width") not in (None, 64) else "")
+    split = "validation" if (cfg.get("eval") or {}).get("validation") else "test"
+    return (str(rec.get("suite")), str(rec.get("profile")), str((cfg.get("method") or {}).get("name", "?")), bb,
+            str((cfg.get("data") or {}).get("dataset", "?")), split)
+
+
+def _comparisons(records: list[dict[str, Any]], has: Callable[[dict[str, Any]], bool]
+                 ) -> list[tuple[tuple[str, ...], list[list[_Column]]]]:
+    """Runs holding the data (``has``) grouped by :func:`_comparison_key`, as chunks of side-by-side columns."""
+    groups: dict[tuple[str, ...], dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    for r in _ok(records):
+        if has(r):
+            groups[_comparison_key(r)][(str(r.get("experiment")), str(r.get("variant") or "-"))].append(r)
+    out = []
+    for key, by_run in sorted(groups.items()):
+        cols = [_Column(e, v, sorted(rs, key=lambda r: r.get("seed") or 0)) for (e, v), rs in by_run.items()]
+        cols.sort(key=lambda c: (not c.is_reference, c.experiment, c.variant))
+        if len(cols) < 2:
+            continue
+        ref, rest = cols[0], cols[1:]
+        per = MAX_COLUMNS - 1
+        out.append((key, [[ref, *rest[i : i + per]] for i in range(0, len(rest), per)]))
+    return out
+
+
+def _key_text(key: tuple[str, ...]) -> str:
+    suite, profile, method, backbone, dataset, split = key
+    return f"{suite} / {profile}: {method}, {backbone}, {dataset} ({split} split)"
+
+
+def _first_batch(rec: dict[str, Any]) -> dict[str, Any] | None:
+    fb = (rec.get("diagnostics") or {}).get("first_batch")
+    return fb if isinstance(fb, dict) and fb.get("features") else None
+
+
+def _mean_normalised(entries: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    curves = [e.get("normalised") or [] for e in entries if isinstance(e, dict)]
+    curves = [c for c in curves if c]
+    if not curves:
+        return []
+    return [(i + 1, v) for i, v in enumerate(_mean_curve(curves)) if v > SPECTRUM_FLOOR]
+
+
+def paper_spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
+    """The OR paper's Figs. 3/4 from ``diagnostics.first_batch``: kinds in rows, compared runs in columns."""
+    figures: list[Figure] = []
+    for key, chunks in _comparisons(records, lambda r: _first_batch(r) is not None):
+        for part, cols in enumerate(chunks, 1):
+            from matplotlib.figure import Figure as MplFigure
+
+            fig = MplFigure(figsize=(3.4 * len(cols), 8.4), dpi=100, layout="constrained")
+            axes = fig.subplots(3, len(cols), sharey="row", squeeze=False)
+            for j, col in enumerate(cols):
+                batches = [_first_batch(r) for r in col.records]
+                stages = batches[0].get("stages") or []
+                ns = sorted({int(b.get("n") or 0) for b in batches})
+                for name in stages:
+                    pts = _mean_normalised([(b.get("weights") or {}).get(name) for b in batches])
+                    if pts:
+                        layer = ((batches[0].get("weights") or {}).get(name) or {}).get("layer", name)
+                        axes[0][j].plot([p[0] for p in pts], [p[1] for p in pts], label=layer)
+                    pts = _mean_normalised([(b.get("features") or {}).get(name) for b in batches])
+                    if pts:
+                        axes[1][j].plot([p[0] for p in pts], [p[1] for p in pts], label=name)
+                for name, style in (("input", "--"), ("representation", "-")):
+                    pts = _mean_normalised([(b.get("features") or {}).get(name) for b in batches])
+                    if pts:
+                        axes[2][j].plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
+                axes[0][j].set_title(f"{col.label}\n{len(col.records)} seed(s), first {'/'.join(map(str, ns))} "
+                                     "test images", fontsize=8)
+                for i, kind in enumerate(("weights (last conv per stage)", "hidden features (stage outputs)",
+                                          "input and representation")):
+                    ax = axes[i][j]
+                    ax.set_xscale("log")
+                    ax.set_yscale("log")
+                    ax.set_xlabel("eigenvalue index k", fontsize=8)
+                    if j == 0:
+                        ax.set_ylabel(f"λ_k / λ_1: {kind}", fontsize=8)
+                    if ax.lines:
+                        ax.legend(fontsize=6)
+            more = f" (part {part} of {len(chunks)})" if len(chunks) > 1 else ""
+            fig.suptitle(f"Normalised eigenvalues, OR paper Figs. 3/4 protocol\n{_key_text(key)}{more}", fontsize=9)
+            figures.append(Figure(_slug(*key, "paper_spectra", str(part) if len(chunks) > 1 else ""),
+                                  f"Eigenspectra of weights and features (OR paper Figs. 3/4 protocol): "
+                                  f"{_key_text(key)}{more}; runs: {', '.join(c.label for c in cols)}", _png(fig)))
+    return figures
+
+
+def _artifact(rec: dict[str, Any], results_dir: Path | None) -> dict[str, Any] | None:
+    if results_dir is None or not rec.get("path"):
+        return None
+    from benchmark.errors import ResultsError
+    from benchmark.results.artifacts import read_figures_data
+    from benchmark.results.store import ResultsStore
+
+    try:
+        return read_figures_data(ResultsStore(Path(results_dir)).run_dir(str(rec["path"])), rec.get("figures_data"))
+    except (ResultsError, OSError, ValueError):
+        return None
+
+
+def _with_artifact(records: list[dict[str, Any]], results_dir: Path | None, prefix: str) -> list[dict[str, Any]]:
+    """Records whose artifact holds ``prefix.*`` arrays, each with the arrays under ``_arrays``."""
+    out = []
+    for r in _ok(records):
+        if not any(str(k).startswith(prefix + ".") for k in (r.get("figures_data") or {}).get("keys", [])):
+            continue
+        arrays = _artifact(r, results_dir)
+        if arrays is not None and any(k.startswith(prefix + ".") for k in arrays):
+            out.append({**r, "_arrays": arrays})
+    return out
+
+
+def weight_correlation_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
+    """The OR paper's Fig. 5: |corr| heatmap and its spectral biclustering per compared run (lowest seed)."""
+    figures: list[Figure] = []
+    recs = _with_artifact(records, results_dir, "weight_correlation")
+    for key, chunks in _comparisons(recs, lambda r: True):
+        for part, cols in enumerate(chunks, 1):
+            from matplotlib.figure import Figure as MplFigure
+
+            fig = MplFigure(figsize=(3.2 * len(cols) + 0.8, 6.4), dpi=100, layout="constrained")
+            axes = fig.subplots(2, len(cols), squeeze=False)
+            image = None
+            for j, col in enumerate(cols):
+                rec = col.records[0]
+                a = rec["_arrays"]
+                corr = a["weight_correlation.abs_corr"].astype(float)
+                rows, cs = a["weight_correlation.row_order"], a["weight_correlation.column_order"]
+                info = (rec.get("diagnostics") or {}).get("weight_correlation") or {}
+                means = [((r.get("diagnostics") or {}).get("weight_correlation") or {}).get("mean_abs_offdiag")
+                         for r in col.records]
+                means = [m for m in means if isinstance(m, int | float)]
+                mean_text = f"mean |off-diag| {sum(means) / len(means):.3f} over {len(means)} seed(s)" if means else ""
+                image = axes[0][j].imshow(corr, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
+                axes[0][j].set_title(f"{col.label}\n{info.get('layer', '?')}, seed {rec.get('seed')}\n{mean_text}",
+                                     fontsize=8)
+                axes[1][j].imshow(corr[np.ix_(rows, cs)], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
+                k = (info.get("bicluster") or {}).get("n_clusters", "?")
+                axes[1][j].set_title(f"spectral biclustering ({k} clusters)", fontsize=8)
+                for ax in (axes[0][j], axes[1][j]):
+                    ax.set_xticks([])
+                    ax.set_yticks([])
+            if image is not None:
+                fig.colorbar(image, ax=[ax for row in axes for ax in row], shrink=0.6, label="|correlation|")
+            more = f" (part {part} of {len(chunks)})" if len(chunks) > 1 else ""
+            fig.suptitle(f"Filter correlation heatmap and biclustering, OR paper Fig. 5\n{_key_text(key)}{more}",
+                         fontsize=9)
+            figures.append(Figure(_slug(*key, "weight_correlation", str(part) if len(chunks) > 1 else ""),
+                                  f"Absolute correlation among filters and its spectral biclustering (OR paper "
+                                  f"Fig. 5): "
+                                  f"{_key_text(key)}{more}; runs: {', '.join(c.label for c in cols)}", _png(fig)))
+    return figures
+
+
+def umap_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
+    """The OR paper's Fig. 6: UMAP of test representations coloured by class, per compared run (lowest seed)."""
+    figures: list[Figure] = []
+    recs = _with_artifact(records, results_dir, "umap")
+    for key, chunks in _comparisons(recs, lambda r: True):
+        for part, cols in enumerate(chunks, 1):
+            fig, axes = _new_figure(len(cols), width=3.6, height=3.8)
+            for ax, col in zip(axes, cols, strict=True):
+                rec = col.records[0]
+                xy, labels = rec["_arrays"]["umap.coords"].astype(float), rec["_arrays"]["umap.labels"]
+                classes = sorted({int(v) for v in labels.tolist()})
+                cmap = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "hsv"
+                ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, s=3, vmin=min(classes), vmax=max(classes),
+                           linewidths=0)
+                info = (rec.get("diagnostics") or {}).get("umap") or {}
+                ax.set_title(f"{col.label}\nseed {rec.get('seed')}, {info.get('n', len(labels))} test images",
+                             fontsize=8)
+                ax.set_xticks([])
+                ax.set_yticks([])
+            more = f" (part {part} of {len(chunks)})" if len(chunks) > 1 else ""
+            fig.suptitle(f"UMAP of representations, coloured by class, OR paper Fig. 6\n{_key_text(key)}{more}",
+                         fontsize=9)
+            figures.append(Figure(_slug(*key, "umap", str(part) if len(chunks) > 1 else ""),
+                                  f"UMAP of test representations coloured by class (OR paper Fig. 6): "
+                                  f"{_key_text(key)}{more}; runs: {', '.join(c.label for c in cols)}", _png(fig)))
+    return figures
+
+
+def make_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
+    """Every figure the records (and, under ``results_dir``, their ``figures_data.npz``) support, in a stable order."""
+    return [*spectra_figures(records), *paper_spectra_figures(records),
+            *weight_correlation_figures(records, results_dir), *umap_figures(records, results_dir),
+            *gamma_figures(records), *sampler_figures(records), *measure_figures(records)]

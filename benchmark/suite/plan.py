@@ -44,7 +44,10 @@ KNOWN_TRAIN_SIZES = {
 #: (section, key) of experiment fields omitted from the config hash while empty (added in later versions).
 HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (
     ("eval", "transfer"), ("eval", "validation"), ("augment", "on_device"), ("augment", "decode_size"),
+    ("eval", "weight_correlation"), ("eval", "umap"), ("measure", "regularizer_only"),
 )
+#: (section, key, value) of experiment fields omitted from the config hash while at that default (added later).
+HASH_NEUTRAL_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (("eval", "spectra_batch", 4096),)
 
 
 @dataclass
@@ -77,6 +80,9 @@ class Run:
         for section, key in HASH_NEUTRAL_WHEN_EMPTY:
             if not experiment.get(section, {}).get(key):
                 experiment.get(section, {}).pop(key, None)
+        for section, key, neutral in HASH_NEUTRAL_AT_DEFAULT:
+            if experiment.get(section, {}).get(key) == neutral:
+                experiment[section].pop(key, None)
         return {
             "suite": self.suite,
             "suite_version": self.suite_version,

@@ -286,6 +286,16 @@ class ValidationSplit(Strict):
     seed: int = Field(default=0, description="which images are held out (fixed across runs so they are comparable)")
 
 
+class UmapConfig(Strict):
+    """UMAP of the test representations (OR paper Fig. 6); the paper states no parameter: umap-learn's defaults."""
+
+    samples: int = Field(default=2000, ge=3, description="the first N images of the evaluated test split")
+    n_neighbors: int = Field(default=15, ge=2, description="umap-learn's default")
+    min_dist: float = Field(default=0.1, ge=0, description="umap-learn's default")
+    metric: str = "euclidean"
+    seed: int = Field(default=0, ge=0, description="UMAP random_state (reproducible, single-threaded)")
+
+
 class EvalConfig(Strict):
     probes: list[ProbeConfig] = Field(
         default_factory=lambda: [ProbeConfig(name="linear")],
@@ -296,6 +306,15 @@ class EvalConfig(Strict):
         default=False, description="also probe a randomly initialised backbone of the same shape (control)"
     )
     spectra: bool = Field(default=False, description="store weight/feature eigenvalue spectra and effective rank")
+    spectra_batch: int = Field(
+        default=4096, ge=2,
+        description="spectra of the paper's Figs. 3/4 use the first N test images, in test-set order (all if fewer)",
+    )
+    weight_correlation: str | None = Field(
+        default=None,
+        description="module whose last Conv/Linear weight gets the |corr| heatmap + biclustering (Fig. 5), e.g. layer4",
+    )
+    umap: UmapConfig | None = Field(default=None, description="2-D UMAP of test representations (Fig. 6)")
     transfer: list[TransferConfig] = Field(
         default_factory=list, description="other datasets the frozen encoder is probed on (transfer)"
     )
@@ -322,6 +341,9 @@ class MeasureConfig(Strict):
     warmup_steps: int = Field(default=3, ge=0)
     steps: int = Field(default=10, ge=1)
     loss_only: bool = Field(default=True, description="also time the loss alone on the step's embeddings")
+    regularizer_only: bool = Field(
+        default=False, description="also time the OR penalty alone (forward + backward over the encoder's weights)"
+    )
 
 
 class ExperimentConfig(Strict):

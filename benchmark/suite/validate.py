@@ -117,11 +117,14 @@ def _position_of_named_key(message: str, raw: Any, default: Pos | None) -> Pos |
 
 
 # --------------------------------------------------------------------------------------------- components
-_BACKBONE_BUILT: dict[tuple[str, str], None] = {}
+_BACKBONE_BUILT: dict[tuple[str, str], Any] = {}
 
 
 def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
-    """Unknown backbone keys (did-you-mean) and the builder's own checks, by building it on the ``meta`` device."""
+    """Unknown backbone keys (did-you-mean) and the builder's own checks, by building it on the ``meta`` device.
+
+    The built (weightless) module also answers whether ``eval.weight_correlation`` names a module of it.
+    """
     import torch
 
     cfg, raw = res.config, res.raw
@@ -147,10 +150,11 @@ def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
         kwargs["image_size"] = cfg.data.input_size
     memo = (cfg.backbone.name, repr(sorted(kwargs.items())))
     if memo in _BACKBONE_BUILT:
+        _check_weight_correlation(res, _BACKBONE_BUILT[memo], ex)
         return
     try:
         with torch.device("meta"):
-            builder(**kwargs)
+            model, _ = builder(**kwargs)
     except SuiteError as exc:
         pos = _position_of_named_key(exc.message, raw.get("backbone"), _pos(raw, "backbone"))
         raise SuiteError(
@@ -160,7 +164,35 @@ def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
         _fail(f"backbone '{cfg.backbone.name}' rejects its parameters: {exc}", _pos(raw, "backbone"), f"{ex}.backbone")
     except Exception:  # noqa: BLE001 - a meta-device quirk is not the user's error; the run itself will tell
         return
-    _BACKBONE_BUILT[memo] = None
+    _BACKBONE_BUILT[memo] = model
+    _check_weight_correlation(res, model, ex)
+
+
+def _check_weight_correlation(res: ResolvedExperiment, model: Any, ex: str) -> None:
+    """``eval.weight_correlation`` must name a module of the backbone that holds a Conv/Linear weight."""
+    from benchmark.diagnostics.spectra import last_weight_layer
+
+    name = res.config.eval.weight_correlation
+    if name is None:
+        return
+    try:
+        last_weight_layer(model, name)
+    except ValueError as exc:
+        _fail(str(exc), _pos(res.raw, "eval", "weight_correlation") or _pos(res.raw, "eval"),
+              f"{ex}.eval.weight_correlation",
+              f"name a stage of backbone '{res.config.backbone.name}' (e.g. layer4 for the ResNets), or remove the key")
+
+
+def _check_umap(res: ResolvedExperiment, ex: str) -> None:
+    """``eval.umap`` needs umap-learn importable (checked without importing it: numba compiles on import)."""
+    import importlib.util
+
+    if res.config.eval.umap is None or importlib.util.find_spec("umap") is not None:
+        return
+    from benchmark.diagnostics.embedding import UMAP_PACKAGE
+
+    _fail(f"eval.umap needs the '{UMAP_PACKAGE}' package, which is not installed", _pos(res.raw, "eval", "umap"),
+          f"{ex}.eval.umap", f"pip install {UMAP_PACKAGE}, or remove eval.umap")
 
 
 def _check_augment(res: ResolvedExperiment, preset: str, ex: str) -> None:
@@ -310,6 +342,7 @@ def validate_experiment(res: ResolvedExperiment) -> None:
             _check_params(probe_cls.Params, probe.extras(), praw, f"{tkey}.probes[{j}]", ppos)
 
     _check_backbone(res, builder, ex)
+    _check_umap(res, ex)
     _check_augment(res, preset, ex)
     _check_views(res, method_cls, preset, ex)
     _check_sampling(res, ex)

@@ -97,6 +97,43 @@ def test_short_run_is_reported_not_crashed_and_loss_oom_is_a_result():
     assert s["loss_only"]["status"] == "out_of_memory"  # measured at on_train_end on the last batch
 
 
+def _regularized_module(kind: str, steps: int = 10) -> PretrainModule:
+    from benchmark.train.regularization import build_regularizer
+
+    plain = _module(steps=steps)
+    cfg = PretrainConfig(batch_size_per_device=B, max_steps=steps)
+    return PretrainModule(plain.method, build_regularizer(kind, {"gamma": 1e-3}), cfg, steps_per_epoch=steps,
+                          max_steps=steps)
+
+
+def test_regularizer_alone_is_timed_without_touching_gradients_or_the_rng():
+    module = _regularized_module("srip")
+    cb = MeasureCallback(warmup_steps=1, steps=3, loss_only=False, regularizer_only=True)
+    trainer = _fit(module, cb, steps=6)
+    reg = cb.summary()["regularizer_only"]
+    n_weights = len(module.regularizer.weights(module.method.encoder))
+    assert reg["status"] == "ok" and reg["time_s"]["n"] == 3 and reg["time_s"]["mean"] > 0
+    assert reg["kind"] == "srip" and reg["gamma"] == 1e-3 and reg["layers"] == n_weights == 3  # tiny: 3 convs
+    assert reg["parameters"] == sum(w.numel() for _, w in module.regularizer.weights(module.method.encoder))
+    grads = {k: None if p.grad is None else p.grad.clone() for k, p in module.method.named_parameters()}
+    rng = torch.random.get_rng_state()
+    again = cb.measure_regularizer(module)  # SRIP draws its start vector from the global RNG
+    assert again["status"] == "ok"
+    assert torch.equal(torch.random.get_rng_state(), rng)
+    for k, p in module.method.named_parameters():
+        assert (p.grad is None and grads[k] is None) or torch.equal(p.grad, grads[k]), k
+    assert trainer.global_step == 6
+
+
+def test_regularizer_timing_without_a_regularizer_says_so():
+    cb = MeasureCallback(warmup_steps=0, steps=1, loss_only=False, regularizer_only=True, profile_cpu_memory=False)
+    _fit(_module(), cb, steps=2)
+    assert cb.summary()["regularizer_only"]["status"] == "not_applicable"
+    off = MeasureCallback(warmup_steps=0, steps=1, loss_only=False, profile_cpu_memory=False)
+    _fit(_regularized_module("so"), off, steps=2)
+    assert "regularizer_only" not in off.summary()  # off by default
+
+
 class _OOMAtStep(pl.LightningModule):
     def __init__(self) -> None:
         super().__init__()

@@ -67,3 +67,19 @@ def test_no_measurements_gives_no_section_and_no_figure(tmp_path: Path):
 def test_figure_is_written(tmp_path: Path):
     out = performance_figure([_record("simclr", CPU_MEASURE)], tmp_path / "fig" / "perf.png")
     assert out is not None and out.exists() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_or_alone_column_shows_the_mean_over_the_timed_calls():
+    timed = {**CPU_MEASURE, "regularizer_only": {"status": "ok", "time_s": {**_stats(0.004, 0.003, 0.006),
+                                                                            "mean": 0.0045, "n": 10}}}
+    untimed = {**CPU_MEASURE, "regularizer_only": {"status": "not_applicable", "reason": "regularizer 'none'"}}
+    lines = performance_section([_record("so", timed), _record("none", untimed),
+                                 _record("old", CPU_MEASURE)]).splitlines()
+    header = next(line for line in lines if line.startswith("| experiment"))
+    cells = [c.strip() for c in header.strip("|").split("|")]
+    col = cells.index("OR alone ms")
+    row = {name: [c.strip() for c in next(line for line in lines if line.startswith(f"| {name} |")).strip("|")
+                  .split("|")] for name in ("so", "none", "old")}
+    assert row["so"][col] == "4.50 (mean of 10)"
+    assert row["none"][col] == "not_applicable" and row["old"][col] == "—"
+    assert len(row["so"]) == len(cells)

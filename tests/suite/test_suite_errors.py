@@ -116,3 +116,22 @@ def test_cli_exit_code_and_no_traceback(write_suite, capsys, text, needle):
 def test_cli_missing_file(tmp_path, capsys):
     assert main(["validate", str(tmp_path / "missing.yaml")]) == 2
     assert "file not found" in capsys.readouterr().err
+
+
+def test_weight_correlation_must_name_a_backbone_module(write_suite):
+    resnet = GOOD.replace("backbone: {name: tiny, width: 8}", "backbone: {name: resnet18, width: 8}")
+    assert validate_suite(load_suite(write_suite(resnet + "    eval: {weight_correlation: layer4}\n"))) == 1
+    err = _error(write_suite, resnet + "    eval:\n      spectra: true\n      weight_correlation: layer5\n")
+    assert err.path.endswith("s.yaml") and err.line == 11 and err.key == "experiments[a].eval.weight_correlation"
+    assert "no module 'layer5'" in err.message and "did you mean 'layer4'" in err.message
+    err = _error(write_suite, GOOD + "    eval: {weight_correlation: layer4}\n")  # the tiny ConvNet has no stages
+    assert err.line == 9 and "features" in err.message and "tiny" in (err.hint or "")
+
+
+def test_umap_needs_umap_learn_installed(write_suite, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "umap" else real(name, *a))
+    err = _error(write_suite, GOOD + "    eval: {umap: {samples: 100}}\n")
+    assert "umap-learn" in err.message and "pip install umap-learn" in (err.hint or "") and err.line == 9
