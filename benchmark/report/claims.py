@@ -119,10 +119,6 @@ class ClaimSource(BaseModel):
         """``paper, table, figure, section, location`` as one string."""
         return ", ".join(x for x in (self.paper, self.table, self.figure, self.section, self.location) if x)
 
-    def item_ids(self) -> list[str]:
-        """The paper items (table, figure) the statement cites."""
-        return [v for v in (self.table, self.figure) if v]
-
 
 class RunSelector(BaseModel):
     """One side of a comparison: the runs of an experiment's grid variant (``variant`` omitted = no grid)."""

@@ -106,9 +106,6 @@ class DifferenceSource(BaseModel):
     def where(self) -> str:
         return ", ".join(x for x in (self.paper, self.table, self.figure, self.section, self.location) if x)
 
-    def item_ids(self) -> list[str]:
-        return [v for v in (self.table, self.figure) if v]
-
 
 class GainComparison(BaseModel):
     """One treatment/control pair of runs the difference is checked on."""

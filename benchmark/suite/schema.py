@@ -96,10 +96,6 @@ class Reference(Strict):
             data.pop("kind")
         return data
 
-    def item_ids(self) -> list[str]:
-        """The item ids this reference names: table, figure and section (a section only counts if it is an item)."""
-        return [v for v in (self.table, self.figure, self.section) if v]
-
 
 class PaperItem(Strict):
     """One table, figure, section, text passage or repository page of the paper, and whether the suite covers it.
