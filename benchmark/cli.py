@@ -8,6 +8,7 @@ Examples::
     bench run suites/or_neurips24.yaml --profile smoke          # the main job: writes results/ and a report
     bench run suites/smoke.yaml --profile cifar10_subset --data-root ../shared/datasets
     bench report results/or_neurips24/smoke
+    bench coverage suites/or_neurips24.yaml suites/sfrik_iclr23.yaml   # the paper's tables/figures vs experiments
 
 User errors (bad suite, missing data, unknown names) print one line plus a hint and exit with code 2;
 ``--debug`` shows the traceback.
@@ -45,7 +46,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         for exp in suite.file.experiments:
             ref = exp.get("reproduces") or {}
             refs = ref if isinstance(ref, list) else [ref]
-            where = "; ".join(" ".join(str(r.get(k)) for k in ("table", "figure") if r.get(k)) for r in refs if r)
+            where = "; ".join("extension" if r.get("kind") == "extension"
+                              else " ".join(str(r.get(k)) for k in ("table", "figure") if r.get(k)) for r in refs if r)
             print(f"  - {exp['id']}" + (f"  ({where})" if where else ""))
     return 0
 
@@ -53,17 +55,48 @@ def cmd_list(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from benchmark.report.baselines import load_baselines
     from benchmark.suite.loader import load_suite
-    from benchmark.suite.validate import check_baselines_file, validate_suite
+    from benchmark.suite.validate import check_baselines_file, check_paper_items, validate_suite
 
     for path in args.suites:
         suite = load_suite(path)
         count = validate_suite(suite, [args.profile] if args.profile else None)
+        check_paper_items(suite)
         baselines = check_baselines_file(suite)
         extra = ""
-        if baselines is not None:  # entries and claims were checked against the suite by check_baselines_file
+        if suite.file.paper is not None and suite.file.paper.items is not None:
+            extra += f", {len(suite.file.paper.items)} paper items"
+        if baselines is not None:  # entries, claims and differences were checked against the suite
             bl = load_baselines(baselines)
-            extra = f", baselines {baselines.name}: {len(bl.entries)} entries, {len(bl.claims)} claims"
+            extra += (f", baselines {baselines.name}: {len(bl.entries)} entries, {len(bl.claims)} claims, "
+                      f"{len(bl.reported_differences)} reported differences")
         print(f"{path}: ok ({count} resolved experiment×profile×grid points{extra})")
+    return 0
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    from benchmark.report.baselines import load_baselines
+    from benchmark.report.coverage import compute_coverage, coverage_csv, coverage_markdown, coverage_text
+    from benchmark.suite.loader import load_suite
+    from benchmark.suite.validate import baselines_path
+    from benchmark.suite.yaml_loader import display_path
+
+    covs = []
+    for path in args.suites:
+        suite = load_suite(path)
+        bl_path = baselines_path(suite)
+        baselines = load_baselines(bl_path) if bl_path is not None else None
+        covs.append(compute_coverage(suite, baselines, baselines_path=display_path(bl_path) if bl_path else None))
+    if args.format == "csv":
+        sys.stdout.write(coverage_csv(covs))
+        for cov in covs:
+            if not cov.declared:
+                print(f"{cov.path}: no paper.items declared", file=sys.stderr)
+        return 0
+    for cov in covs:
+        if args.format == "md":
+            print("\n".join(coverage_markdown(cov, level=2)))
+        else:
+            print(coverage_text(cov))
     return 0
 
 
@@ -84,7 +117,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         est = estimate(run, args.device)
         ref = run.config.reproduces
         refs = ref if isinstance(ref, list) else [ref] if ref else []
-        where = "; ".join(" ".join(x for x in (r.table, r.figure) if x) for r in refs)
+        where = "; ".join("extension" if r.kind == "extension" else " ".join(x for x in (r.table, r.figure) if x)
+                          for r in refs)
         hours = est["hours"]
         if hours is None:
             unknown += 1
@@ -178,6 +212,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-cpus", type=int, default=8)
     p.add_argument("--slurm-local", action="store_true", help="use submitit's local executor (testing)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser(
+        "coverage", help="which of the paper's tables and figures (paper.items) the suite reproduces",
+        description="For every item of the paper (paper.items of the suite file): the experiments citing it, "
+        "covered / partly covered (gaps) / not covered (reason), and the reported cells of the baselines file "
+        "citing it (transcribed, not transcribed, reported as text only).\n\nexample:\n"
+        "  bench coverage suites/or_neurips24.yaml suites/sfrik_iclr23.yaml suites/uniform_prior_iclr23.yaml\n"
+        "  bench coverage suites/or_neurips24.yaml --format md > coverage.md",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("suites", nargs="+")
+    p.add_argument("--format", default="table", choices=["table", "md", "csv"], help="default: an aligned table")
+    p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser("report", help="write report.md/.csv/.html from a results directory")
     p.add_argument("results_dir")

@@ -1,22 +1,29 @@
 """Diff reproduced numbers against reported ones, judge the papers' claims, draw figures and render the report.
 
 ``bench report RESULTS_DIR`` (and the end of ``bench run``) calls :func:`make_report`: records → value matrix
-(:mod:`~benchmark.report.diff`), claims from the baselines file (:mod:`~benchmark.report.claims`), figures
-(:mod:`~benchmark.report.plots`) → ``report.md``, ``report.csv``, ``claims.csv``, ``report.html``, ``figures/``
-(:mod:`~benchmark.report.render`).
+(:mod:`~benchmark.report.diff`), claims and reported differences from the baselines file
+(:mod:`~benchmark.report.claims`, :mod:`~benchmark.report.gains`), the paper coverage of the suite file the results
+were run from (:mod:`~benchmark.report.coverage`), figures (:mod:`~benchmark.report.plots`) → ``report.md``,
+``report.csv``, ``claims.csv``, ``gains.csv``, ``report.html``, ``figures/`` (:mod:`~benchmark.report.render`).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from benchmark.errors import BenchError, ResultsError
 from benchmark.report.baselines import BaselineFile, load_baselines
 from benchmark.report.claims import ClaimResult, evaluate_claims
+from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, compute_coverage
 from benchmark.report.diff import build_rows
+from benchmark.report.gains import GainResult, evaluate_differences
 from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
+
+if TYPE_CHECKING:
+    from benchmark.suite.loader import Suite
 
 
 def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, Path] | None = None) -> dict[str, BaselineFile]:
@@ -43,19 +50,51 @@ def judge_claims(records: list[dict], baselines: dict[str, BaselineFile]) -> lis
     return out
 
 
-def suite_notes(results_dir: Path) -> dict[str, list[str]]:
-    """The ``notes:`` of the suite file a results directory was run from (``suite.json``), if it still loads."""
+def judge_differences(records: list[dict], baselines: dict[str, BaselineFile]) -> list[GainResult]:
+    """Every reported difference of every suite's baselines file, judged per comparison and profile."""
+    out: list[GainResult] = []
+    for suite, bl in sorted(baselines.items()):
+        out.extend(evaluate_differences(bl.reported_differences, records, suite=suite))
+    return out
+
+
+def recorded_suite(results_dir: Path) -> tuple[Suite | None, str | None]:
+    """(the loaded suite a results directory was run from, None) per its ``suite.json``, or (None, why not)."""
     meta = Path(results_dir) / "suite.json"
     if not meta.exists():
-        return {}
+        return None, f"no suite.json in {results_dir} (the suite file the runs came from is not recorded)"
     try:
         info = json.loads(meta.read_text())
         from benchmark.suite.loader import load_suite
 
-        suite = load_suite(info["suite_file"])
-        return {suite.name: list(suite.file.notes)}
-    except (OSError, KeyError, ValueError, BenchError):
-        return {}
+        return load_suite(info["suite_file"]), None
+    except KeyError:
+        return None, "suite.json does not name the suite file (suite_file)"
+    except (OSError, ValueError, BenchError) as exc:
+        return None, f"the recorded suite file could not be loaded: {exc}".replace("\n", " ")
+
+
+def suite_notes(results_dir: Path) -> dict[str, list[str]]:
+    """The ``notes:`` of the suite file a results directory was run from (``suite.json``), if it still loads."""
+    suite, _ = recorded_suite(results_dir)
+    return {suite.name: list(suite.file.notes)} if suite is not None else {}
+
+
+def suite_coverage(results_dir: Path, suites: list[str], baselines: dict[str, BaselineFile]
+                   ) -> list[SuiteCoverage | CoverageUnavailable]:
+    """The coverage of every suite in the records, from the suite file recorded in ``suite.json``; a suite whose
+    file is not recorded or no longer loads gets the reason instead (the report is still written)."""
+    suite, problem = recorded_suite(results_dir)
+    out: list[SuiteCoverage | CoverageUnavailable] = []
+    for name in suites:
+        if suite is None or suite.name != name:
+            out.append(CoverageUnavailable(name, problem or f"suite.json records suite '{suite.name}', not '{name}'"))
+            continue
+        try:
+            out.append(compute_coverage(suite, baselines.get(name)))
+        except BenchError as exc:  # e.g. a profile of the edited suite file no longer resolves
+            out.append(CoverageUnavailable(name, f"the suite file does not resolve: {exc}".replace("\n", " ")))
+    return out
 
 
 def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], list[str], list]:
@@ -105,6 +144,7 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     baselines = find_baselines(records, (baselines_dirs or []) + default_dirs, explicit)
     rows = build_rows(records, baselines)
     claims = judge_claims(records, baselines)
+    gains = judge_differences(records, baselines)
     figs = []
     if figures:
         from benchmark.report.plots import make_figures
@@ -120,4 +160,5 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     suites = sorted({r.get("suite", "?") for r in records})
     title = "Reproduction report: " + ", ".join(suites)
     return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
-                         notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html)
+                         notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html, gains=gains,
+                         coverage=suite_coverage(Path(results_dir), suites, baselines))

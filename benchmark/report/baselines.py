@@ -17,10 +17,16 @@ A number without a citation is an error: the suite never invents a reported valu
       - {id: so_improves_byol, statement: "...", source: {paper: "arXiv 2411.00392", section: Abstract},
          metric: linear.top1, treatment: {experiment: byol_c10, variant: so-gamma1e-06},
          control: {experiment: byol_c10, variant: none}, expect: greater}
+    reported_differences:           # gains stated in the text, checked on paired seeds (benchmark.report.gains)
+      - {id: or_gain_byol_c100, statement: "...", quote: "...", source: {paper: ..., table: "Table 2", location: ...},
+         value: 1.0, metric: linear.top1, comparisons: [{treatment: {...}, control: {...}}]}
 
 Statuses: ``transcribed`` (read from the paper with table/row/column), ``from official repository`` (e.g. a README
 table of the authors' code, with ``source.repository`` = repo@commit and file), ``from framework docs`` (Lightly /
 solo-learn reported tables, for the framework suites), ``not transcribed`` (value null).
+
+When the suite declares ``paper.items``, every ``source.table`` / ``source.figure`` here (entries, claims, reported
+differences) must name one of them (checked by ``bench validate``).
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from benchmark.report.claims import ClaimSpec
+from benchmark.report.gains import ReportedDifference
 from benchmark.suite.errors_map import raise_validation_error
 from benchmark.suite.yaml_loader import display_path, load_yaml
 
@@ -82,13 +89,20 @@ class BaselineFile(BaseModel):
     notes: list[str] = Field(default_factory=list)
     entries: list[BaselineEntry] = Field(default_factory=list)
     claims: list[ClaimSpec] = Field(default_factory=list, description="relative statements (benchmark.report.claims)")
+    reported_differences: list[ReportedDifference] = Field(
+        default_factory=list, description="differences stated in the paper's text (benchmark.report.gains)"
+    )
 
     @model_validator(mode="after")
-    def _unique_claims(self) -> BaselineFile:
+    def _unique_ids(self) -> BaselineFile:
         ids = [c.id for c in self.claims]
         dup = sorted({i for i in ids if ids.count(i) > 1})
         if dup:
             raise ValueError(f"duplicate claim id(s) {dup}")
+        diff_ids = [d.id for d in self.reported_differences]
+        dup = sorted({i for i in diff_ids if diff_ids.count(i) > 1} | (set(diff_ids) & set(ids)))
+        if dup:
+            raise ValueError(f"id(s) {dup} used twice (ids are unique across reported_differences and claims)")
         return self
 
     def lookup(self, experiment: str, variant: str, metric: str) -> BaselineEntry | None:

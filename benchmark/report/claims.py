@@ -30,6 +30,10 @@ inconclusive      otherwise, and whenever fewer than 2 pairs exist ("at this sca
 not checked       no run of the treatment or the control exists for any profile (listed, not judged)
 ================  ==================================================================================
 
+A claim of this project rather than of the paper says ``source: {kind: extension, ...}``: it cites no table or
+figure and the report labels it "extension (not a claim of the paper)". ``source.quote`` and ``source.location``
+(e.g. "§6.1, p. 8") are shown with the claim.
+
 Seeds present on one side only are reported as unpaired; failed runs are listed with their reason. A claim is
 judged separately for every profile that has runs of it (``profiles:`` restricts which), because a direction that
 holds at paper scale may be invisible in a 10-minute CPU run and vice versa.
@@ -50,8 +54,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from benchmark.suite.errors_map import HintedValueError
 from benchmark.suite.schema import ID_PATTERN, ID_RE
 
 CONFIDENCE = 0.95
@@ -83,16 +88,37 @@ _OOM_IS_INF = {"step_time", "iteration_time", "peak_memory", "loss_time", "loss_
 
 # ------------------------------------------------------------------------------------------------ schema
 class ClaimSource(BaseModel):
-    """Where the paper makes the statement (the verdict never needs a number from it)."""
+    """Where the paper makes the statement (the verdict never needs a number from it).
+
+    ``kind: extension`` marks a statement of this project (e.g. an expectation about a method the paper does not
+    run): it cites no table or figure, and the report shows it as "extension (not a claim of the paper)".
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     paper: str = Field(description="arXiv id, DOI or venue")
+    kind: Literal["paper", "extension"] = "paper"
     section: str | None = None
     table: str | None = None
     figure: str | None = None
+    location: str | None = Field(default=None, description="where in the document, e.g. '§6.1, p. 8'")
     quote: str | None = Field(default=None, description="the sentence, when transcribed verbatim")
     reliability: str | None = Field(default=None, description="e.g. '[paper] abstract', '[2nd] summary'")
+
+    @model_validator(mode="after")
+    def _extension_cites_nothing(self) -> ClaimSource:
+        if self.kind == "extension":
+            cited = [f"{k} '{v}'" for k, v in (("table", self.table), ("figure", self.figure)) if v]
+            if cited:
+                raise HintedValueError(
+                    f"{' and '.join(cited)} cited by a claim of kind 'extension': an extension is not a claim of "
+                    "the paper", hint="drop kind: extension if the paper states it there, else drop the table/figure "
+                    "and say where the idea comes from in section or location")
+        return self
+
+    def where(self) -> str:
+        """``paper, table, figure, section, location`` as one string."""
+        return ", ".join(x for x in (self.paper, self.table, self.figure, self.section, self.location) if x)
 
 
 class RunSelector(BaseModel):
@@ -294,19 +320,33 @@ def _verdict(claim: ClaimSpec, diffs: list[float], stats: PairedStats) -> tuple[
     return "inconclusive", f"{level} contains {margin:g}: not distinguishable at this scale with {n} pairs"
 
 
-def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: str, profile: str,
-                   scale: str = "") -> ClaimResult:
-    """Judge ``claim`` on the records of one suite and profile, pairing treatment and control by seed."""
+@dataclass
+class Pairing:
+    """Treatment and control values of one comparison at one profile, paired by seed."""
+
+    pairs: list[tuple[int, float, float]]  # (seed, treatment, control), seeds sorted
+    unpaired: dict[str, list[int]]
+    missing: list[str]
+
+    @property
+    def diffs(self) -> list[float]:
+        return [a - b for _, a, b in self.pairs]
+
+
+def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, records: list[dict[str, Any]], *,
+                 suite: str, profile: str) -> Pairing:
+    """Runs of ``treatment`` and ``control`` at ``suite``/``profile`` with the same seed, their ``metric`` values,
+    the seeds present on one side only and the runs without a value (failed, not measured, both out of memory)."""
     sides: dict[str, dict[int, float]] = {"treatment": {}, "control": {}}
     missing: list[str] = []
     for rec in records:
         if rec.get("suite") != suite or rec.get("profile") != profile:
             continue
-        for side, sel in (("treatment", claim.treatment), ("control", claim.control)):
+        for side, sel in (("treatment", treatment), ("control", control)):
             if not sel.matches(rec):
                 continue
             seed = int(rec.get("seed", -1))
-            value, why = metric_value(rec, claim.metric)
+            value, why = metric_value(rec, metric)
             if value is None:
                 missing.append(f"{side} {sel.text()} seed {seed}: {why}")
             else:
@@ -315,19 +355,24 @@ def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: st
     both = set(t) & set(c)
     both_oom = {s for s in both if math.isinf(t[s]) and math.isinf(c[s])}
     missing += [f"seed {s}: treatment and control both ran out of memory" for s in sorted(both_oom)]
-    common = sorted(both - both_oom)
-    pairs = [(s, t[s], c[s]) for s in common]
-    diffs = [a - b for _, a, b in pairs]
+    pairs = [(s, t[s], c[s]) for s in sorted(both - both_oom)]
+    unpaired = {side: sorted(set(vals) - both) for side, vals in (("treatment", t), ("control", c))}
+    return Pairing(pairs=pairs, unpaired={k: v for k, v in unpaired.items() if v}, missing=missing)
+
+
+def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: str, profile: str,
+                   scale: str = "") -> ClaimResult:
+    """Judge ``claim`` on the records of one suite and profile, pairing treatment and control by seed."""
+    paired = pair_by_seed(claim.treatment, claim.control, claim.metric, records, suite=suite, profile=profile)
+    diffs = paired.diffs
     stats = paired_stats(diffs)
     verdict, reason = _verdict(claim, diffs, stats)
-    unpaired = {side: sorted(set(vals) - both) for side, vals in (("treatment", t), ("control", c))}
-    unpaired = {k: v for k, v in unpaired.items() if v}
-    if unpaired:
-        reason += "; unpaired seeds: " + ", ".join(f"{k} {v}" for k, v in unpaired.items())
-    if missing:
-        reason += f"; {len(missing)} run(s) without a value (failed or not measured, see 'missing')"
-    return ClaimResult(claim=claim, suite=suite, profile=profile, verdict=verdict, reason=reason, pairs=pairs,
-                       stats=stats, unpaired=unpaired, missing=missing, scale=scale)
+    if paired.unpaired:
+        reason += "; unpaired seeds: " + ", ".join(f"{k} {v}" for k, v in paired.unpaired.items())
+    if paired.missing:
+        reason += f"; {len(paired.missing)} run(s) without a value (failed or not measured, see 'missing')"
+    return ClaimResult(claim=claim, suite=suite, profile=profile, verdict=verdict, reason=reason, pairs=paired.pairs,
+                       stats=stats, unpaired=paired.unpaired, missing=paired.missing, scale=scale)
 
 
 def evaluate_claims(claims: list[ClaimSpec], records: list[dict[str, Any]], *, suite: str) -> list[ClaimResult]:
@@ -372,28 +417,36 @@ def check_claims_against_suite(claims: list[ClaimSpec], variants: dict[str, dict
         if claim.id in seen:
             problems.append(f"claim '{claim.id}': duplicate id")
         seen.add(claim.id)
-        for side, sel in (("treatment", claim.treatment), ("control", claim.control)):
-            if sel.experiment not in experiments:
-                problems.append(f"claim '{claim.id}': {side} names unknown experiment '{sel.experiment}'")
-        if claim.treatment == claim.control:
-            problems.append(f"claim '{claim.id}': treatment and control select the same runs")
-        profiles = claim.profiles if claim.profiles is not None else list(variants)
-        unknown = [p for p in profiles if p not in variants]
-        if unknown:
-            problems.append(f"claim '{claim.id}': unknown profile(s) {unknown}")
-            continue
+        problems += [f"claim '{claim.id}': {p}" for p in comparison_problems(
+            claim.treatment, claim.control, claim.profiles, variants, experiments)]
+    return problems
 
-        def has(profile: str, sel: RunSelector) -> bool:
-            return sel.variant in variants[profile].get(sel.experiment, set())
 
-        both = [p for p in profiles if has(p, claim.treatment) and has(p, claim.control)]
-        if claim.profiles is not None and len(both) != len(profiles):
-            lacking = [p for p in profiles if p not in both]
-            problems.append(f"claim '{claim.id}': profiles {lacking} do not run both "
-                            f"{claim.treatment.text()} and {claim.control.text()}")
-        elif not both:
-            problems.append(f"claim '{claim.id}': no profile runs both {claim.treatment.text()} and "
-                            f"{claim.control.text()}")
+def comparison_problems(treatment: RunSelector, control: RunSelector, profiles: list[str] | None,
+                        variants: dict[str, dict[str, set[str]]], experiments: set[str]) -> list[str]:
+    """Why a treatment/control comparison cannot be judged on a suite (empty if it can): unknown experiments, the
+    same runs on both sides, unknown profiles, or no profile (of ``profiles``, default all) running both sides."""
+    problems: list[str] = []
+    for side, sel in (("treatment", treatment), ("control", control)):
+        if sel.experiment not in experiments:
+            problems.append(f"{side} names unknown experiment '{sel.experiment}'")
+    if treatment == control:
+        problems.append("treatment and control select the same runs")
+    judged = profiles if profiles is not None else list(variants)
+    unknown = [p for p in judged if p not in variants]
+    if unknown:
+        problems.append(f"unknown profile(s) {unknown}")
+        return problems
+
+    def has(profile: str, sel: RunSelector) -> bool:
+        return sel.variant in variants[profile].get(sel.experiment, set())
+
+    both = [p for p in judged if has(p, treatment) and has(p, control)]
+    if profiles is not None and len(both) != len(judged):
+        lacking = [p for p in judged if p not in both]
+        problems.append(f"profiles {lacking} do not run both {treatment.text()} and {control.text()}")
+    elif not both:
+        problems.append(f"no profile runs both {treatment.text()} and {control.text()}")
     return problems
 
 
@@ -425,10 +478,10 @@ def result_cells(r: ClaimResult) -> dict[str, str]:
     s = r.stats
     ci = f"[{fmt_number(s.ci_low)}, {fmt_number(s.ci_high)}]" if s.ci_low is not None else ""
     src = r.claim.source
-    where = ", ".join(x for x in (src.paper, src.table, src.figure, src.section) if x)
     return {
         "suite": r.suite,
         "claim": r.claim.id,
+        "kind": EXTENSION_MARK if src.kind == "extension" else "paper",
         "statement": r.claim.statement,
         "expectation": r.claim.expectation_text(),
         "profile": r.profile or "",
@@ -439,10 +492,14 @@ def result_cells(r: ClaimResult) -> dict[str, str]:
         "verdict": f"{r.mark} {r.verdict}",
         "reason": r.reason,
         "scale": r.scale,
-        "source": where,
+        "source": src.where(),
+        "quote": src.quote or "",
         "missing": "; ".join(r.missing),
     }
 
 
-CLAIM_COLUMNS = ["suite", "claim", "statement", "expectation", "profile", "n_pairs", "seeds", "mean_diff", "ci95",
-                 "verdict", "reason", "scale", "source", "missing"]
+#: How an extension claim (``source.kind: extension``) is labelled wherever claims are shown.
+EXTENSION_MARK = "extension (not a claim of the paper)"
+
+CLAIM_COLUMNS = ["suite", "claim", "kind", "statement", "expectation", "profile", "n_pairs", "seeds", "mean_diff",
+                 "ci95", "verdict", "reason", "scale", "source", "quote", "missing"]

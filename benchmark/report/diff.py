@@ -114,7 +114,8 @@ def _ref_text(ref: Any) -> str:
     if not ref:
         return ""
     refs = ref if isinstance(ref, list) else [ref]
-    return "; ".join(" ".join(str(r[k]) for k in ("table", "figure", "row", "column") if r.get(k)) for r in refs)
+    return "; ".join("extension (not in the paper)" if r.get("kind") == "extension"
+                     else " ".join(str(r[k]) for k in ("table", "figure", "row", "column") if r.get(k)) for r in refs)
 
 
 def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]) -> list[Row]:

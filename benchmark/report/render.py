@@ -3,9 +3,12 @@
 Files written by :func:`write_reports` into the results directory:
 
 * ``report.md`` — one table per (suite, profile): reproduced (mean ± std, seeds) vs reported, Δ, verdict, source,
-  with the scale of the runs; the claims table (mean paired difference, 95 % CI, verdict, profile and scale);
-  figures linked from ``figures/*.png``; the suite's notes (what it leaves out and why);
-* ``report.csv`` — the value matrix (one row per experiment × variant × metric), ``claims.csv`` — the claims;
+  with the scale of the runs; the claims table (mean paired difference, 95 % CI, verdict, profile and scale); the
+  reported differences (the paper's text-only gains, judged under the points and the relative reading); the
+  coverage of the paper's tables and figures; figures linked from ``figures/*.png``; the suite's notes (what it
+  leaves out and why);
+* ``report.csv`` — the value matrix (one row per experiment × variant × metric), ``claims.csv`` — the claims,
+  ``gains.csv`` — the reported differences (one row per difference × comparison × profile);
 * ``report.html`` — the same content in one self-contained page: inline CSS, figures as ``data:`` URIs, no
   scripts and no external resources (it renders offline and in a headless browser).
 """
@@ -18,8 +21,11 @@ import io
 from pathlib import Path
 from typing import Any
 
-from benchmark.report.claims import CLAIM_COLUMNS, CLAIM_VERDICTS, ClaimResult, result_cells
+from benchmark.report import gains as gains_mod
+from benchmark.report.claims import CLAIM_COLUMNS, CLAIM_VERDICTS, EXTENSION_MARK, ClaimResult, result_cells
+from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, coverage_html, coverage_markdown
 from benchmark.report.diff import VERDICTS, Row
+from benchmark.report.gains import GAIN_COLUMNS, GAIN_VERDICTS, GainResult
 from benchmark.results.store import atomic_write_text
 
 #: A figure for the HTML page: an object with ``caption``, ``data_uri`` (and ``slug``, ``png`` to be written as a
@@ -79,14 +85,17 @@ def claims_markdown(claims: list[ClaimResult]) -> list[str]:
              + ", ".join(f"`{m}` {v}" for v, m in CLAIM_VERDICTS.items()) + ". A verdict holds only at the "
              "profile and scale it was checked at.", ""]
     if any(r.verdict != "not checked" for r in claims):
-        lines += ["| claim | statement | expectation | profile | n | seeds | mean diff | 95% CI | verdict | reason |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += ["| claim | statement | expectation | profile | n | seeds | mean diff | 95% CI | verdict | reason "
+                  "| source |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in (r for r in claims if r.verdict != "not checked"):
         c = result_cells(r)
-        cells = [c["claim"], c["statement"], c["expectation"], c["profile"] or "—", c["n_pairs"], c["seeds"] or "—",
-                 c["mean_diff"] or "—", c["ci95"] or "—", c["verdict"], c["reason"]]
-        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in cells) + " |")
-    unchecked = [r.claim.id for r in claims if r.verdict == "not checked"]
+        statement = c["statement"] if r.claim.source.kind == "paper" else f"*{EXTENSION_MARK}*: {c['statement']}"
+        source = c["source"] + (f' — "{shorten(c["quote"])}"' if c["quote"] else "")
+        cells = [c["claim"], statement, c["expectation"], c["profile"] or "—", c["n_pairs"], c["seeds"] or "—",
+                 c["mean_diff"] or "—", c["ci95"] or "—", c["verdict"], c["reason"], source]
+        lines.append("| " + " | ".join(md_cell(x) for x in cells) + " |")
+    unchecked = [r.claim.id + (" (extension)" if r.claim.source.kind == "extension" else "")
+                 for r in claims if r.verdict == "not checked"]
     if unchecked:
         lines += ["", f"`{CLAIM_VERDICTS['not checked']}` Not checked (no runs of the compared variants in these "
                   f"results; see claims.csv): " + ", ".join(f"`{i}`" for i in unchecked)]
@@ -94,6 +103,77 @@ def claims_markdown(claims: list[ClaimResult]) -> list[str]:
     if scales:
         lines += ["", "Scales: " + "; ".join(f"`{p}` = {sc}" for p, sc in scales)]
     lines.append("")
+    return lines
+
+
+def shorten(text: str, width: int = 90) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``width`` characters (with '…')."""
+    one = " ".join(text.split())
+    if len(one) <= width:
+        return one
+    cut = one[: width - 1].rsplit(" ", 1)[0]
+    return cut + "…"
+
+
+def md_cell(text: str) -> str:
+    """A Markdown table cell: pipes escaped, on one line."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def gains_markdown(gains: list[GainResult]) -> list[str]:
+    """The reported-differences section: one row per difference × comparison × profile."""
+    if not gains:
+        return []
+    lines = ["## Reported differences", "",
+             "Differences the paper states in its text (not in a table cell), checked on paired seeds: the mean "
+             "paired difference treatment − control with its 95 % t-interval, against the reported value read as "
+             "**points** and as **relative** (value % of the control's mean over the paired seeds, shown in points). "
+             "Verdicts per reading: " + ", ".join(f"`{m}` {v}" for v, m in GAIN_VERDICTS.items())
+             + ". Rows at a profile other than `paper`, or on a proxy setting, are computed but "
+             f"`{gains_mod.NOT_COMPARABLE}` with the paper.", ""]
+    judged = [r for r in gains if r.status == "judged"]
+    if judged:
+        lines += ["| id | statement | source | comparison | profile | reported Δ (points) | reported Δ (relative) "
+                  "| reproduced Δ [95% CI] (n; seeds) | verdict (points) | verdict (relative) | scale |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in judged:
+        c = gains_mod.result_cells(r)
+        statement = f'{c["statement"]} — "{shorten(c["quote"], 70)}"'
+        repro = (f"{c['mean_diff'] or '—'} {c['ci95']} (n={c['n_pairs']}; seeds {c['seeds'] or '—'})")
+        cells = [c["id"], statement, c["source"], f"{c['comparison']} ({c['metric']})", c["profile"],
+                 c["reported_points"], c["reported_relative"], repro, c["verdict_points"], c["verdict_relative"],
+                 c["comparable"]]
+        lines.append("| " + " | ".join(md_cell(x) for x in cells) + " |")
+    unchecked = [r for r in gains if r.status == "not checked"]
+    if unchecked:
+        lines += ["", f"`{GAIN_VERDICTS['not checked']}` Not checked (no runs of either side in these results; see "
+                  "gains.csv): " + ", ".join(f"`{r.difference.id}` ({r.comparison.text() if r.comparison else ''})"
+                                             for r in unchecked)]
+    uncovered = [r for r in gains if r.status == "not covered"]
+    if uncovered:
+        lines += ["", f"`{GAIN_VERDICTS['not covered']}` Not covered by any experiment:", ""]
+        lines += [f"- `{r.difference.id}` — {md_cell(r.difference.statement)} ({r.difference.reported_text()}; "
+                  f"{md_cell(r.difference.source.where())}): {md_cell(r.reason)}" for r in uncovered]
+    lines.append("")
+    return lines
+
+
+def gains_to_csv(gains: list[GainResult]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=GAIN_COLUMNS, lineterminator="\n")
+    w.writeheader()
+    for r in gains:
+        w.writerow(gains_mod.result_cells(r))
+    return buf.getvalue()
+
+
+def coverage_section_md(coverage: list[SuiteCoverage | CoverageUnavailable]) -> list[str]:
+    if not coverage:
+        return []
+    lines = ["## Coverage", "", "Which of the paper's tables and figures (`paper.items` of the suite file) an "
+             "experiment reproduces, and how many reported cells of each the baselines file holds.", ""]
+    for cov in coverage:
+        lines += coverage_markdown(cov)
     return lines
 
 
@@ -108,7 +188,8 @@ def claims_to_csv(claims: list[ClaimResult]) -> str:
 
 def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None = None,
                 claims: list[ClaimResult] | None = None, figures: list[tuple[str, str]] | None = None,
-                notes: dict[str, list[str]] | None = None) -> str:
+                notes: dict[str, list[str]] | None = None, gains: list[GainResult] | None = None,
+                coverage: list[SuiteCoverage | CoverageUnavailable] | None = None) -> str:
     """Markdown report; ``figures`` are (caption, relative image path) pairs, ``notes`` per suite."""
     lines = [f"# {title}", ""]
     lines.append("Reproduced = mean over seeds (± sample std, n seeds); Δ = reproduced − reported, in points. "
@@ -143,6 +224,8 @@ def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None
                 lines.append(f"- `{r.experiment}` {r.variant or ''} — {msg}")
         lines.append("")
     lines += claims_markdown(claims or [])
+    lines += gains_markdown(gains or [])
+    lines += coverage_section_md(coverage or [])
     for section in extra_sections or []:
         lines += [section, ""]
     if figures:
@@ -166,6 +249,9 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 .scale{color:#57606a;font-size:13px} figure{margin:1rem 0} figcaption{font-size:13px;color:#57606a}
 .c-reproduced{background:#dafbe1}.c-not-reproduced{background:#ffebe9}.c-inconclusive{background:#fff8c5}
 .c-not-checked{color:#57606a} img{border:1px solid #d0d7de}
+.cov-covered{background:#dafbe1}.cov-partly-covered{background:#fff8c5}.cov-not-covered{background:#ffebe9}
+.g-consistent{background:#dafbe1}.g-smaller-than-reported,.g-larger-than-reported{background:#ffebe9}
+.g-inconclusive,.g-mixed{background:#fff8c5}.g-nc{color:#57606a} details{font-size:13px} .ext{font-style:italic}
 """
 
 
@@ -186,8 +272,11 @@ def claims_html(claims: list[ClaimResult]) -> list[str]:
                     "reason", "scale", "source"]) + "</tr></thead><tbody>")
     for r in judged:
         c = result_cells(r)
+        ext = f"<span class='ext'>{e(EXTENSION_MARK)}</span>: " if r.claim.source.kind == "extension" else ""
+        quote = f" title='{e(c['quote'])}'" if c["quote"] else ""
         out.append(
-            f"<tr class='c-{r.verdict.replace(' ', '-')}'><td>{e(c['claim'])}</td><td>{e(c['statement'])}</td>"
+            f"<tr class='c-{r.verdict.replace(' ', '-')}'><td>{e(c['claim'])}</td><td{quote}>{ext}{e(c['statement'])}"
+            "</td>"
             f"<td>{e(c['expectation'])}</td><td>{e(c['profile'])}</td><td class='num'>{e(c['n_pairs'])}</td>"
             f"<td>{e(c['seeds'])}</td><td class='num'>{e(c['mean_diff'])}</td><td class='num'>{e(c['ci95'])}</td>"
             f"<td>{e(c['verdict'])}</td><td>{e(c['reason'])}</td><td class='scale'>{e(c['scale'])}</td>"
@@ -202,9 +291,64 @@ def claims_html(claims: list[ClaimResult]) -> list[str]:
     return out
 
 
+def gains_html(gains: list[GainResult]) -> list[str]:
+    """The reported-differences table of the HTML page (the full quote in a details element; no scripts)."""
+    if not gains:
+        return []
+    e = html.escape
+    out = ["<h2>Reported differences</h2>",
+           "<p>Differences the paper states in its text, checked on paired seeds: mean paired difference treatment − "
+           "control with its 95 % t-interval, against the reported value read as points and as relative (value % of "
+           "the control's mean over the paired seeds, in points). Verdicts: "
+           + ", ".join(f"<code>{e(m)}</code> {e(v)}" for v, m in GAIN_VERDICTS.items())
+           + f". Rows at a profile other than <code>paper</code> or on a proxy are <code>"
+           f"{e(gains_mod.NOT_COMPARABLE)}</code>.</p>"]
+    heads = ["id", "statement and quote", "source", "comparison", "profile", "reported Δ (points)",
+             "reported Δ (relative)", "reproduced Δ", "95% CI", "n", "seeds", "verdict (points)", "verdict (relative)",
+             "scale", "reason"]
+    rows = [r for r in gains if r.status != "not covered"]
+    if rows:
+        out.append("<table class='gains'><thead><tr>" + "".join(f"<th>{h}</th>" for h in heads)
+                   + "</tr></thead><tbody>")
+    for r in rows:
+        c = gains_mod.result_cells(r)
+        judged = sorted({v.verdict for v in r.readings.values()})
+        cls = "g-nc" if r.status != "judged" else ("g-" + judged[0].replace(" ", "-") if len(judged) == 1
+                                                    else "g-mixed")
+        if r.status == "judged" and not r.comparable:
+            cls += " g-nc"
+        quote = (f"<details><summary>quote</summary>{e(c['quote'])}</details>")
+        cells = [e(c["id"]), f"<span title='{e(c['quote'])}'>{e(c['statement'])}</span>{quote}", e(c["source"]),
+                 e(f"{c['comparison']} ({c['metric']})"), e(c["profile"]), e(c["reported_points"]),
+                 e(c["reported_relative"]), e(c["mean_diff"]), e(c["ci95"]), e(c["n_pairs"]), e(c["seeds"]),
+                 e(c["verdict_points"]), e(c["verdict_relative"]), e(c["comparable"] or c["scale"]), e(c["reason"])]
+        out.append(f"<tr class='{cls}'>" + "".join(f"<td>{x}</td>" for x in cells) + "</tr>")
+    if rows:
+        out.append("</tbody></table>")
+    uncovered = [r for r in gains if r.status == "not covered"]
+    if uncovered:
+        out.append(f"<p>{e(GAIN_VERDICTS['not covered'])} Not covered by any experiment:</p><ul>"
+                   + "".join(f"<li><code>{e(r.difference.id)}</code> — {e(r.difference.statement)} "
+                             f"({e(r.difference.reported_text())}; {e(r.difference.source.where())}): {e(r.reason)}"
+                             f"<details><summary>quote</summary>{e(r.difference.quote)}</details></li>"
+                             for r in uncovered) + "</ul>")
+    return out
+
+
+def coverage_section_html(coverage: list[SuiteCoverage | CoverageUnavailable]) -> list[str]:
+    if not coverage:
+        return []
+    out = ["<h2>Coverage</h2>", "<p>Which of the paper's tables and figures (<code>paper.items</code>) an experiment "
+           "reproduces, and how many reported cells of each the baselines file holds.</p>"]
+    for cov in coverage:
+        out += coverage_html(cov)
+    return out
+
+
 def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = None,
             extra_html: list[str] | None = None, claims: list[ClaimResult] | None = None,
-            notes: dict[str, list[str]] | None = None) -> str:
+            notes: dict[str, list[str]] | None = None, gains: list[GainResult] | None = None,
+            coverage: list[SuiteCoverage | CoverageUnavailable] | None = None) -> str:
     """A single self-contained page (inline CSS, figures embedded as data: URIs, no scripts)."""
     e = html.escape
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
@@ -234,6 +378,8 @@ def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = N
         if failed:
             out.append("<h3>Failed runs</h3><ul>" + "".join(f"<li>{e(f)}</li>" for f in failed) + "</ul>")
     out.extend(claims_html(claims or []))
+    out.extend(gains_html(gains or []))
+    out.extend(coverage_section_html(coverage or []))
     out.extend(extra_html or [])
     if figures:
         out.append("<h2>Figures</h2>")
@@ -251,11 +397,13 @@ def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = N
 
 def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[str] | None = None,
                   figures: list[FigureLike] | None = None, extra_html: list[str] | None = None,
-                  claims: list[ClaimResult] | None = None, notes: dict[str, list[str]] | None = None
-                  ) -> dict[str, Path]:
-    """Write report.md, report.csv, claims.csv, report.html (and figures/*.png) atomically; returns their paths."""
+                  claims: list[ClaimResult] | None = None, notes: dict[str, list[str]] | None = None,
+                  gains: list[GainResult] | None = None,
+                  coverage: list[SuiteCoverage | CoverageUnavailable] | None = None) -> dict[str, Path]:
+    """Write report.md, report.csv, claims.csv, gains.csv, report.html (and figures/*.png) atomically; returns
+    their paths."""
     paths = {"md": out_dir / "report.md", "csv": out_dir / "report.csv", "html": out_dir / "report.html",
-             "claims_csv": out_dir / "claims.csv"}
+             "claims_csv": out_dir / "claims.csv", "gains_csv": out_dir / "gains.csv"}
     md_figures: list[tuple[str, str]] = []
     for fig in figures or []:
         caption, _, slug = _fig_parts(fig)
@@ -267,9 +415,10 @@ def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[
             tmp.replace(target)
             md_figures.append((caption, f"figures/{slug}.png"))
     atomic_write_text(paths["md"], to_markdown(rows, title=title, extra_sections=extra_md, claims=claims,
-                                               figures=md_figures, notes=notes))
+                                               figures=md_figures, notes=notes, gains=gains, coverage=coverage))
     atomic_write_text(paths["csv"], to_csv(rows))
     atomic_write_text(paths["claims_csv"], claims_to_csv(claims or []))
+    atomic_write_text(paths["gains_csv"], gains_to_csv(gains or []))
     atomic_write_text(paths["html"], to_html(rows, title=title, figures=figures, extra_html=extra_html,
-                                             claims=claims, notes=notes))
+                                             claims=claims, notes=notes, gains=gains, coverage=coverage))
     return paths

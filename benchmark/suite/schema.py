@@ -4,12 +4,12 @@ A suite file has the shape::
 
     suite: or_neurips24            # id (lowercase, digits, _)
     version: 1                     # bump when a change can move a number
-    paper: {title, authors, venue, year, arxiv, url, code, citation}
+    paper: {title, authors, venue, year, arxiv, url, code, citation, items}
     baselines: ../baselines/or_neurips24.yaml
     defaults: {<experiment fields>}
     experiments:
       - id: byol_c10
-        reproduces: {table: "Table 1", row: BYOL, column: Top-1}
+        reproduces: {table: "Table 1", row: BYOL, column: Top-1}   # or {kind: extension, note: ...}
         <experiment fields>
         grid: {regularizer: [{name: none}, {name: so, gamma: 1.0e-6}]}
     profiles:
@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 from benchmark.registry import did_you_mean
 from benchmark.suite.errors_map import HintedValueError
@@ -53,8 +53,16 @@ class Open(BaseModel):
 
 # --------------------------------------------------------------------------------------------- provenance
 class Reference(Strict):
-    """Where in the paper an experiment's numbers are reported."""
+    """Where in the paper an experiment's numbers are reported, or (``kind: extension``) that the paper has none.
 
+    When the suite declares ``paper.items``, ``table`` / ``figure`` (and ``section`` when it is an item id) must name
+    items (:func:`benchmark.suite.validate.check_paper_items`). An extension is this project's own experiment: it
+    cites no table or figure and says in ``note`` what it adds.
+    """
+
+    kind: Literal["paper", "extension"] = Field(
+        default="paper", description="extension = an experiment of this project that the paper does not run"
+    )
     table: str | None = None
     figure: str | None = None
     section: str | None = None
@@ -62,9 +70,62 @@ class Reference(Strict):
     column: str | None = None
     note: str | None = None
 
+    @model_validator(mode="after")
+    def _extension(self) -> Reference:
+        if self.kind != "extension":
+            return self
+        cited = [f"{k} '{v}'" for k, v in (("table", self.table), ("figure", self.figure)) if v]
+        if cited:
+            raise HintedValueError(
+                f"{' and '.join(cited)} cited by a reference of kind 'extension': an extension reproduces nothing "
+                "of the paper",
+                hint="drop kind: extension if the experiment reproduces that item, else move the context into 'note'",
+            )
+        if not self.note:
+            raise HintedValueError(
+                "a reference of kind 'extension' needs a note saying what this project adds",
+                hint='e.g. {kind: extension, note: "SimCLR is not among the methods of Table 2"}',
+            )
+        return self
+
+    @model_serializer(mode="wrap")
+    def _hash_neutral_kind(self, handler: Any) -> Any:
+        """``kind: paper`` (the default) is left out of dumps, so existing config hashes do not change."""
+        data = handler(self)
+        if isinstance(data, dict) and data.get("kind") == "paper":
+            data.pop("kind")
+        return data
+
+
+class PaperItem(Strict):
+    """One table, figure, section, text passage or repository page of the paper, and whether the suite covers it.
+
+    A covered item is cited by at least one experiment's ``reproduces``; ``gaps`` lists the parts it does not
+    reproduce (each with the reason). An item no experiment cites must say why in ``not_covered``.
+    """
+
+    id: str = Field(min_length=1, description="how experiments and baselines cite it, e.g. 'Table 1', 'Fig. 3'")
+    kind: Literal["table", "figure", "section", "text", "repository"] = "table"
+    page: int | None = Field(default=None, ge=1)
+    caption: str | None = None
+    source: str | None = Field(default=None, description="where the caption was read (extraction, commit, page)")
+    not_covered: str | None = Field(default=None, description="why no experiment of the suite reproduces it")
+    gaps: list[str] = Field(default_factory=list, description="parts of a covered item not reproduced, with reasons")
+
+    @model_validator(mode="after")
+    def _gaps_need_coverage(self) -> PaperItem:
+        if self.not_covered is not None and self.gaps:
+            raise HintedValueError(
+                "gaps lists the missing parts of a covered item, but this item is not_covered",
+                hint="keep not_covered (the whole item is missing) or cite the item from an experiment and keep gaps",
+            )
+        if self.not_covered is not None and not self.not_covered.strip():
+            raise HintedValueError("not_covered is empty", hint="say why no experiment reproduces this item")
+        return self
+
 
 class PaperInfo(Strict):
-    """Suite metadata: the paper being reproduced."""
+    """Suite metadata: the paper being reproduced and (optionally) its tables and figures."""
 
     title: str
     authors: list[str] | str
@@ -74,6 +135,13 @@ class PaperInfo(Strict):
     url: str | None = None
     code: str | None = Field(default=None, description="official repository (and commit) if any")
     citation: str | None = Field(default=None, description="BibTeX or a one-line citation")
+    items: list[PaperItem] | None = Field(
+        default=None, min_length=1,
+        description="the paper's tables, figures, ...; when given, every citation must name one (bench coverage)",
+    )
+
+    def item_ids(self) -> list[str]:
+        return [i.id for i in self.items or []]
 
 
 # --------------------------------------------------------------------------------------------- data

@@ -438,13 +438,126 @@ def validate_suite(suite: Suite, profiles: list[str] | None = None) -> int:
     return count
 
 
-# --------------------------------------------------------------------------------------------- baselines
-def check_baselines_file(suite: Suite) -> Path | None:
-    """The suite's baselines file (explicit ``baselines:`` or ``baselines/<suite>.yaml`` beside ``suites/``), checked.
+# --------------------------------------------------------------------------------------------- paper items
+def _item_hint(ids: list[str]) -> str:
+    return f"items of the paper (paper.items): {', '.join(ids)}"
 
-    The file is parsed with its schema (a reported value needs a citation) and every entry must name an experiment
-    of the suite and, if it gives one, a grid variant that some profile of the suite produces.
+
+def check_paper_items(suite: Suite) -> None:
+    """When the suite declares ``paper.items``: item ids are unique, every ``reproduces`` entry names an item (or is
+    ``kind: extension``), every item is cited by an experiment or says ``not_covered``, and a cited item does not.
+
+    Suites without ``paper.items`` (the framework suites, smoke) are not checked.
     """
+    from benchmark.report.coverage import experiment_references
+
+    paper = suite.file.paper
+    if paper is None or paper.items is None:
+        return
+    raw_items = _get(suite.raw, "paper", "items")
+    ids = paper.item_ids()
+
+    def item_pos(index: int, *keys: str) -> Pos | None:
+        raw_item = raw_items[index] if isinstance(raw_items, list) and index < len(raw_items) else None
+        base = raw_items.item_pos[index] if isinstance(raw_items, PosList) and index < len(raw_items.item_pos) else None
+        return (_pos(raw_item, *keys) if keys and isinstance(raw_item, PosDict) and keys[0] in raw_item else None) or base
+
+    seen: dict[str, int] = {}
+    for index, item in enumerate(paper.items):
+        if item.id in seen:
+            first = item_pos(seen[item.id], "id")
+            _fail(f"duplicate item id '{item.id}' (first on line {first[1] if first else '?'})", item_pos(index, "id"),
+                  f"paper.items[{index}].id", "each table or figure is listed once; put its parts under gaps")
+        seen[item.id] = index
+
+    cited: dict[str, list[str]] = {}
+    sites = experiment_references(suite)
+    for site in sites:
+        ref = site.reference
+        if ref.kind == "extension":
+            continue
+        named = False
+        for field in ("table", "figure"):
+            value = getattr(ref, field)
+            if value is None:
+                continue
+            if value not in seen:
+                _fail(f"experiment '{site.experiment}' cites {field} '{value}', which is not an item of the paper"
+                      f"{did_you_mean(value, ids)}", site.position(field), f"{site.key}.{field}",
+                      _item_hint(ids) + "; add the item, or mark the reference kind: extension with a note")
+            cited.setdefault(value, []).append(site.experiment)
+            named = True
+        if ref.section is not None and ref.section in seen:
+            cited.setdefault(ref.section, []).append(site.experiment)
+            named = True
+        if not named:
+            what = f"section '{ref.section}'" if ref.section else "no table, figure or section"
+            _fail(f"experiment '{site.experiment}' cites {what}, which names no item of the paper"
+                  + (did_you_mean(ref.section, ids) if ref.section else ""),
+                  site.position("section" if ref.section else None), site.key + (".section" if ref.section else ""),
+                  _item_hint(ids) + "; or mark the reference kind: extension with a note")
+    for exp_id in suite.experiment_ids():
+        if not any(s.experiment == exp_id for s in sites):
+            pos = _experiment_pos(suite, exp_id)
+            _fail(f"experiment '{exp_id}' has no 'reproduces': with paper.items declared every experiment cites the "
+                  "item it reproduces or declares itself an extension", pos, f"experiments[{exp_id}]",
+                  'add reproduces: {table: "Table 1", row: ...} or reproduces: {kind: extension, note: ...}')
+    for index, item in enumerate(paper.items):
+        citing = sorted(set(cited.get(item.id, [])))
+        if not citing and item.not_covered is None:
+            _fail(f"item '{item.id}' is reproduced by no experiment and gives no not_covered reason",
+                  item_pos(index), f"paper.items[{item.id}]",
+                  "add not_covered: <why no experiment reproduces it>, or cite it from an experiment's reproduces")
+        if citing and item.not_covered is not None:
+            _fail(f"item '{item.id}' is reproduced by {', '.join(citing)} but says not_covered",
+                  item_pos(index, "not_covered"), f"paper.items[{item.id}].not_covered",
+                  "remove not_covered; list the parts that are not reproduced under gaps, each with the reason")
+
+
+def _experiment_pos(suite: Suite, exp_id: str) -> Pos | None:
+    exps = suite.raw.get("experiments")
+    for exp in exps if isinstance(exps, list) else []:
+        if isinstance(exp, PosDict) and str(exp.get("id")) == exp_id:
+            return exp.position_of("id")
+    return None
+
+
+def _check_item_citations(suite: Suite, baselines: Any, raw: Any, path: Path) -> None:
+    """Baseline entries, claims and reported differences cite tables and figures the paper has (``paper.items``)."""
+    paper = suite.file.paper
+    if paper is None or paper.items is None:
+        return
+    ids = paper.item_ids()
+    groups = [("entries", "baseline entry", [(e, e.source) for e in baselines.entries]),
+              ("claims", "claim", [(c, c.source) for c in baselines.claims]),
+              ("reported_differences", "reported difference", [(d, d.source) for d in baselines.reported_differences])]
+    for top, what, items in groups:
+        raw_list = raw.get(top) if isinstance(raw, dict) else None
+        for i, (obj, source) in enumerate(items):
+            if getattr(source, "kind", "paper") == "extension":
+                continue
+            for field in ("table", "figure"):
+                value = getattr(source, field)
+                if value is None or value in ids:
+                    continue
+                raw_item = raw_list[i] if isinstance(raw_list, list) and i < len(raw_list) else None
+                pos = _pos(raw_item, "source", field) if isinstance(raw_item, PosDict) else None
+                if pos is None and isinstance(raw_list, PosList) and i < len(raw_list.item_pos):
+                    pos = raw_list.item_pos[i]
+                name = f" '{obj.id}'" if hasattr(obj, "id") else f" for '{obj.experiment}'"
+                raise SuiteError(
+                    f"{what}{name} cites {field} '{value}', which is not an item of the paper{did_you_mean(value, ids)}",
+                    path=pos[0] if pos else display_path(path),
+                    line=pos[1] if pos else None,
+                    key=f"{top}[{i}].source.{field}",
+                    hint=_item_hint(ids) + (" (or set source.kind: extension)" if top == "claims" else ""),
+                )
+
+
+# --------------------------------------------------------------------------------------------- baselines
+def baselines_path(suite: Suite) -> Path | None:
+    """The suite's baselines file: explicit ``baselines:`` (must exist) or ``baselines/<suite>.yaml`` beside
+    ``suites/`` if there is one; None otherwise."""
     if suite.file.baselines:
         p = (suite.path.parent / suite.file.baselines).resolve()
         if not p.is_file():
@@ -456,12 +569,22 @@ def check_baselines_file(suite: Suite) -> Path | None:
                 key="baselines",
                 hint="paths are relative to the suite file; remove 'baselines' if the paper has no numbers yet",
             )
-    else:
-        guess = suite.path.resolve().parent.parent / "baselines" / f"{suite.name}.yaml"
-        if not guess.is_file():
-            return None
-        p = guess
-    _check_baseline_entries(suite, p)
+        return p
+    guess = suite.path.resolve().parent.parent / "baselines" / f"{suite.name}.yaml"
+    return guess if guess.is_file() else None
+
+
+def check_baselines_file(suite: Suite) -> Path | None:
+    """The suite's baselines file (explicit ``baselines:`` or ``baselines/<suite>.yaml`` beside ``suites/``), checked.
+
+    The file is parsed with its schema (a reported value needs a citation) and every entry must name an experiment
+    of the suite and, if it gives one, a grid variant that some profile of the suite produces; claims and reported
+    differences must compare runs some profile produces; with ``paper.items`` declared, every cited table or figure
+    must be an item.
+    """
+    p = baselines_path(suite)
+    if p is not None:
+        _check_baseline_entries(suite, p)
     return p
 
 
@@ -507,6 +630,8 @@ def _check_baseline_entries(suite: Suite, path: Path) -> None:
                 ),
             )
     _check_claims(suite, baselines, raw, path)
+    _check_differences(suite, baselines, raw, path)
+    _check_item_citations(suite, baselines, raw, path)
 
 
 def _check_claims(suite: Suite, baselines: Any, raw: Any, path: Path) -> None:
@@ -523,3 +648,28 @@ def _check_claims(suite: Suite, baselines: Any, raw: Any, path: Path) -> None:
             key="claims",
             hint="a claim's treatment and control must name an experiment and a variant label shown by `bench plan`",
         )
+
+
+def _check_differences(suite: Suite, baselines: Any, raw: Any, path: Path) -> None:
+    """Every comparison of a reported difference must name runs that some profile of the suite produces."""
+    from benchmark.report.claims import suite_variants
+    from benchmark.report.gains import check_differences_against_suite
+
+    problems = check_differences_against_suite(baselines.reported_differences, suite_variants(suite),
+                                               set(suite.experiment_ids()))
+    if not problems:
+        return
+    i, j, message = problems[0]
+    raw_list = raw.get("reported_differences") if isinstance(raw, dict) else None
+    raw_diff = raw_list[i] if isinstance(raw_list, list) and i < len(raw_list) else None
+    comps = raw_diff.get("comparisons") if isinstance(raw_diff, dict) else None
+    pos = comps.item_pos[j] if isinstance(comps, PosList) and j < len(comps.item_pos) else None
+    pos = pos or (raw.position_of("reported_differences") if hasattr(raw, "position_of") else None)
+    more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+    raise SuiteError(
+        message + more,
+        path=pos[0] if pos else display_path(path),
+        line=pos[1] if pos else None,
+        key=f"reported_differences[{i}].comparisons[{j}]",
+        hint="treatment and control must name an experiment and a variant label shown by `bench plan`",
+    )

@@ -1,0 +1,442 @@
+"""The paper's reported differences (gains stated in its text, not in a table cell), checked on paired seeds.
+
+Most result numbers the target papers give outside their tables are relative gains written as a percentage, e.g.
+"When we use ResNet18, MOCOv3 improves $3\\%$ on Top-1 accuracy" (He et al., NeurIPS 2024, §6.1), without saying
+whether "%" means points or a relative change (``shared/reference/paper_audit_2026-12-02.md`` §2.1). Each becomes
+one :class:`ReportedDifference` under ``reported_differences:`` in the paper's baselines file::
+
+    reported_differences:
+      - id: or_gain_mocov3_c100_r18
+        statement: "OR improves MoCo V3's CIFAR-100 linear top-1 (ResNet-18)"
+        quote: "When we use ResNet18, MOCOv3 improves $3\\%$ on Top-1 accuracy ..."
+        source: {paper: "arXiv 2411.00392", table: "Table 2", location: "§6.1, p. 8"}
+        value: 3.0                 # or range: [3.0, 9.0]
+        bound: exact               # exact | up_to | at_least (with value); a range is 'between'
+        unit: percent_unspecified  # points | relative_percent | percent_unspecified (judged under both readings)
+        metric: linear.top1
+        comparisons:
+          - {treatment: {experiment: mocov3_c100, variant: resnet18+so-gamma1e-06},
+             control: {experiment: mocov3_c100, variant: resnet18+none}}
+
+Every comparison is judged at every profile that has runs of it (``profiles:`` restricts which), on runs paired by
+seed as the claims are (:func:`benchmark.report.claims.pair_by_seed`): ``n`` pairs, the mean paired difference
+treatment − control in points and its 95 % t-interval. The reported difference is read two ways:
+
+* **points**: the value (or range) is a difference in points of the metric;
+* **relative**: the value is a percentage of the control, i.e. ``value / 100 × mean(control)`` points, with the
+  control's mean over the paired seeds at that profile.
+
+The reported interval is ``[v, v]`` (``exact``), ``[lo, hi]`` (``range``), ``(0, v]`` (``up_to``) or ``[v, ∞)``
+(``at_least``); for a negative ``v`` (a reduction, e.g. "8 % faster" as −8 on ``measure.step_time``) the last two
+mirror to ``[v, 0)`` and ``(−∞, v]``. The verdict per reading compares the CI with that interval on the number line:
+
+=========================  ========================================================================================
+verdict                    rule
+=========================  ========================================================================================
+consistent                 the CI and the reported interval overlap
+smaller than reported      the CI lies entirely below the reported interval
+larger than reported       the CI lies entirely above it
+inconclusive               fewer than 2 pairs (or an out-of-memory side: no CI)
+not checked                no run of either side at any profile
+=========================  ========================================================================================
+
+A verdict at a profile other than ``paper``, or on a comparison with a ``proxy`` (e.g. a CIFAR-10 subset standing in
+for CIFAR-100), is shown but marked ``x not comparable`` with its scale, as the value matrix marks such rows. A
+difference that no experiment can check (e.g. detection AP, not implemented) gives ``not_covered`` with the reason
+instead of comparisons and is listed with it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from benchmark.report.claims import (
+    CONFIDENCE,
+    MEASURE_ALIASES,
+    PairedStats,
+    RunSelector,
+    comparison_problems,
+    fmt_number,
+    pair_by_seed,
+    paired_stats,
+)
+from benchmark.suite.schema import ID_PATTERN, ID_RE
+
+GAIN_VERDICTS = {
+    "consistent": "✓",
+    "smaller than reported": "−",
+    "larger than reported": "+",
+    "inconclusive": "~",
+    "not checked": "·",
+    "not covered": "∅",
+}
+#: The two ways of reading a reported percentage, and which a unit allows.
+READINGS = ("points", "relative")
+UNIT_READINGS: dict[str, tuple[str, ...]] = {
+    "percent_unspecified": READINGS,
+    "points": ("points",),
+    "relative_percent": ("relative",),
+}
+NOT_COMPARABLE = "x not comparable"
+
+
+# ------------------------------------------------------------------------------------------------ schema
+class DifferenceSource(BaseModel):
+    """Where the paper states the difference: the document, the item it is about, and where the sentence is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    paper: str = Field(description="arXiv id, DOI or venue")
+    table: str | None = Field(default=None, description="the item the difference is about (a paper.items id)")
+    figure: str | None = None
+    section: str | None = None
+    location: str | None = Field(default=None, description="where the sentence is, e.g. '§6.1, p. 8'")
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> DifferenceSource:
+        if not (self.table or self.figure or self.section or self.location):
+            raise ValueError("say where the paper states it: source.table, figure, section or location")
+        return self
+
+    def where(self) -> str:
+        return ", ".join(x for x in (self.paper, self.table, self.figure, self.section, self.location) if x)
+
+
+class GainComparison(BaseModel):
+    """One treatment/control pair of runs the difference is checked on."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    treatment: RunSelector
+    control: RunSelector
+    profiles: list[str] | None = Field(default=None, description="profiles at which to judge it (default: all)")
+    proxy: str | None = Field(default=None, description="what stands in for the paper's setting (never comparable)")
+
+    def text(self) -> str:
+        return f"{self.treatment.text()} − {self.control.text()}"
+
+
+class ReportedDifference(BaseModel):
+    """A difference the paper reports in its text (value or range, a bound, a unit) and the runs that check it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    statement: str
+    quote: str = Field(min_length=1, description="the paper's sentence, verbatim")
+    source: DifferenceSource
+    value: float | None = None
+    range: tuple[float, float] | None = None
+    bound: Literal["exact", "up_to", "at_least"] | None = Field(
+        default=None, description="with value: exact (default), up_to or at_least; a range is always 'between'"
+    )
+    unit: Literal["percent_unspecified", "points", "relative_percent"] = "percent_unspecified"
+    metric: str = Field(description="<probe>.<metric>, a dotted record path, or measure.<alias>")
+    comparisons: list[GainComparison] = Field(default_factory=list)
+    not_covered: str | None = Field(default=None, description="why no comparison can check it (instead of comparisons)")
+    note: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: str) -> str:
+        if not ID_RE.match(v):
+            raise ValueError(f"reported difference id '{v}' must match {ID_PATTERN}")
+        return v
+
+    @field_validator("metric")
+    @classmethod
+    def _metric(cls, v: str) -> str:
+        parts = v.split(".")
+        if len(parts) < 2 or not all(parts):
+            raise ValueError(f"metric '{v}' must be '<probe>.<metric>', a dotted record path or 'measure.<alias>'")
+        if parts[0] == "measure" and (len(parts) != 2 or parts[1] not in MEASURE_ALIASES):
+            raise ValueError(f"unknown measurement '{v}'; known: " + ", ".join(f"measure.{k}" for k in MEASURE_ALIASES))
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ReportedDifference:
+        if (self.value is None) == (self.range is None):
+            raise ValueError("give exactly one of value (a number) and range ([low, high])")
+        if self.range is not None:
+            if self.bound is not None:
+                raise ValueError(f"range is always 'between' its ends; remove bound '{self.bound}'")
+            lo, hi = self.range
+            if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+                raise ValueError(f"range must be [low, high] with low <= high, got {list(self.range)}")
+        elif self.value is not None:
+            if not math.isfinite(self.value):
+                raise ValueError(f"value must be finite, got {self.value}")
+            if self.bound in ("up_to", "at_least") and self.value == 0:
+                raise ValueError(f"bound '{self.bound}' needs a non-zero value (the bound's distance from 0)")
+        if bool(self.comparisons) == (self.not_covered is not None):
+            raise ValueError("give exactly one of comparisons (a non-empty list) and not_covered (the reason no "
+                             "experiment checks it)")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """``exact``, ``up_to``, ``at_least`` or ``between`` (a range)."""
+        return "between" if self.range is not None else (self.bound or "exact")
+
+    @property
+    def readings(self) -> tuple[str, ...]:
+        return UNIT_READINGS[self.unit]
+
+    def interval(self, scale: float = 1.0) -> Interval:
+        """The reported interval in metric units, the value multiplied by ``scale`` (1 = points reading)."""
+        if self.range is not None:
+            iv = Interval(self.range[0], self.range[1])
+        else:
+            v = float(self.value or 0.0)
+            if self.kind == "exact":
+                iv = Interval(v, v)
+            elif self.kind == "up_to":
+                iv = Interval(0.0, v, lo_open=True) if v > 0 else Interval(v, 0.0, hi_open=True)
+            else:  # at_least
+                iv = Interval(v, math.inf) if v > 0 else Interval(-math.inf, v)
+        return iv.scaled(scale)
+
+    def reported_text(self) -> str:
+        """The reported difference as written, with its unit: '3', '[3, 9]', 'up to 12', 'at least 3'."""
+        unit = {"points": " points", "relative_percent": " % (relative)", "percent_unspecified": " %"}[self.unit]
+        if self.range is not None:
+            return f"{fmt_number(self.range[0])} to {fmt_number(self.range[1])}{unit}"
+        prefix = {"exact": "", "up_to": "up to ", "at_least": "at least "}[self.kind]
+        return f"{prefix}{fmt_number(self.value)}{unit}"
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A reported interval on the number line (``lo``/``hi`` may be ±inf; open ends exclude the end point)."""
+
+    lo: float
+    hi: float
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def scaled(self, factor: float) -> Interval:
+        lo, hi = _times(self.lo, factor), _times(self.hi, factor)
+        if factor < 0:
+            return Interval(hi, lo, self.hi_open, self.lo_open)
+        return Interval(lo, hi, self.lo_open, self.hi_open)
+
+    def text(self) -> str:
+        if self.lo == self.hi:
+            return fmt_number(self.lo)
+        if math.isinf(self.hi):
+            return f"≥ {fmt_number(self.lo)}"
+        if math.isinf(self.lo):
+            return f"≤ {fmt_number(self.hi)}"
+        return f"{'(' if self.lo_open else '['}{fmt_number(self.lo)}, {fmt_number(self.hi)}{')' if self.hi_open else ']'}"
+
+
+def _times(x: float, factor: float) -> float:
+    """``x × factor`` where an infinite end stays infinite (and keeps its side for factor 0)."""
+    if math.isinf(x):
+        return x if factor >= 0 else -x
+    return x * factor
+
+
+def judge_interval(ci_low: float, ci_high: float, reported: Interval) -> str:
+    """``consistent`` if the closed CI meets the reported interval, else which side of it the CI lies on."""
+    if ci_high < reported.lo or (ci_high == reported.lo and reported.lo_open):
+        return "smaller than reported"
+    if ci_low > reported.hi or (ci_low == reported.hi and reported.hi_open):
+        return "larger than reported"
+    return "consistent"
+
+
+# ------------------------------------------------------------------------------------------------ results
+@dataclass
+class Reading:
+    """One reading of the reported difference at one profile: the interval in points and the verdict."""
+
+    interval: Interval | None
+    verdict: str
+    reason: str = ""
+
+
+@dataclass
+class GainResult:
+    """One reported difference × comparison × profile (``profile`` None: not checked or not covered)."""
+
+    difference: ReportedDifference
+    suite: str
+    comparison: GainComparison | None
+    comparison_index: int | None
+    profile: str | None
+    status: str  # judged | not checked | not covered
+    stats: PairedStats = field(default_factory=lambda: PairedStats(0, None, None, None, None))
+    pairs: list[tuple[int, float, float]] = field(default_factory=list)
+    unpaired: dict[str, list[int]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+    control_mean: float | None = None
+    readings: dict[str, Reading] = field(default_factory=dict)
+    scale: str = ""
+    reason: str = ""
+
+    @property
+    def comparable(self) -> bool:
+        """At paper scale: the ``paper`` profile and no proxy."""
+        return self.profile == "paper" and self.comparison is not None and self.comparison.proxy is None
+
+    @property
+    def seeds(self) -> list[int]:
+        return [s for s, _, _ in self.pairs]
+
+    def comparability_text(self) -> str:
+        if self.status != "judged":
+            return ""
+        if self.comparable:
+            return f"paper scale ({self.scale})" if self.scale else "paper scale"
+        proxy = f"; proxy: {self.comparison.proxy}" if self.comparison and self.comparison.proxy else ""
+        return f"{NOT_COMPARABLE} (scale: {self.scale}{proxy})"
+
+
+def _judge(diff: ReportedDifference, stats: PairedStats, control_mean: float | None) -> dict[str, Reading]:
+    out: dict[str, Reading] = {}
+    for reading in diff.readings:
+        if reading == "points":
+            interval: Interval | None = diff.interval(1.0)
+        else:
+            interval = diff.interval(control_mean / 100.0) if control_mean is not None else None
+        if stats.n < 2:
+            out[reading] = Reading(interval, "inconclusive", f"only {stats.n} pair(s) (needs >= 2 for a CI)")
+        elif stats.ci_low is None or stats.ci_high is None or interval is None:
+            out[reading] = Reading(interval, "inconclusive", "no confidence interval (a side ran out of memory)")
+        else:
+            out[reading] = Reading(interval, judge_interval(stats.ci_low, stats.ci_high, interval),
+                                   f"{CONFIDENCE:.0%} CI vs the reported interval")
+    return out
+
+
+def evaluate_comparison(diff: ReportedDifference, comparison: GainComparison, records: list[dict[str, Any]], *,
+                        suite: str, profile: str, index: int = 0, scale: str = "") -> GainResult:
+    """Judge one comparison of ``diff`` at one profile under each reading its unit allows."""
+    paired = pair_by_seed(comparison.treatment, comparison.control, diff.metric, records, suite=suite,
+                          profile=profile)
+    stats = paired_stats(paired.diffs)
+    controls = [c for _, _, c in paired.pairs]
+    control_mean = sum(controls) / len(controls) if controls and all(math.isfinite(c) for c in controls) else None
+    reason = "no paired seeds" if not paired.pairs else f"{stats.n} pair(s)"
+    if paired.unpaired:
+        reason += "; unpaired seeds: " + ", ".join(f"{k} {v}" for k, v in paired.unpaired.items())
+    if paired.missing:
+        reason += f"; {len(paired.missing)} run(s) without a value"
+    return GainResult(difference=diff, suite=suite, comparison=comparison, comparison_index=index, profile=profile,
+                      status="judged", stats=stats, pairs=paired.pairs, unpaired=paired.unpaired,
+                      missing=paired.missing, control_mean=control_mean, readings=_judge(diff, stats, control_mean),
+                      scale=scale, reason=reason)
+
+
+def evaluate_differences(diffs: list[ReportedDifference], records: list[dict[str, Any]], *, suite: str
+                         ) -> list[GainResult]:
+    """Every comparison of every difference at every profile with runs of it; ``not checked`` where none has,
+    ``not covered`` (with the reason) for differences without comparisons."""
+    from benchmark.report.diff import scale_of
+
+    by_profile: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for rec in records:
+        if rec.get("suite") == suite:
+            by_profile[str(rec.get("profile"))].append(rec)
+    out: list[GainResult] = []
+    for diff in diffs:
+        if not diff.comparisons:
+            out.append(GainResult(difference=diff, suite=suite, comparison=None, comparison_index=None, profile=None,
+                                  status="not covered", reason=diff.not_covered or ""))
+            continue
+        for index, comp in enumerate(diff.comparisons):
+            judged = False
+            for profile in sorted(by_profile):
+                if comp.profiles is not None and profile not in comp.profiles:
+                    continue
+                recs = [r for r in by_profile[profile] if comp.treatment.matches(r) or comp.control.matches(r)]
+                if not recs:
+                    continue
+                scale = next((scale_of(r) for r in recs if comp.treatment.matches(r) and r.get("status") == "ok"),
+                             scale_of(recs[0]))
+                out.append(evaluate_comparison(diff, comp, recs, suite=suite, profile=profile, index=index,
+                                               scale=scale))
+                judged = True
+            if not judged:
+                where = f" at profiles {comp.profiles}" if comp.profiles is not None else ""
+                out.append(GainResult(difference=diff, suite=suite, comparison=comp, comparison_index=index,
+                                      profile=None, status="not checked",
+                                      reason=f"no runs of {comp.treatment.text()} or {comp.control.text()}{where}"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ checks
+def check_differences_against_suite(diffs: list[ReportedDifference], variants: dict[str, dict[str, set[str]]],
+                                    experiments: set[str]) -> list[tuple[int, int, str]]:
+    """``(difference index, comparison index, problem)`` for comparisons a suite cannot run (see
+    :func:`benchmark.report.claims.comparison_problems`)."""
+    out: list[tuple[int, int, str]] = []
+    for i, diff in enumerate(diffs):
+        for j, comp in enumerate(diff.comparisons):
+            for problem in comparison_problems(comp.treatment, comp.control, comp.profiles, variants, experiments):
+                out.append((i, j, f"reported difference '{diff.id}', comparison {j}: {problem}"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ rendering
+GAIN_COLUMNS = ["suite", "id", "statement", "quote", "source", "metric", "reported", "comparison", "profile",
+                "reported_points", "reported_relative", "n_pairs", "seeds", "control_mean", "mean_diff", "ci95",
+                "verdict_points", "verdict_relative", "comparable", "scale", "reason", "missing"]
+
+
+def _verdict_cell(r: GainResult, reading: str) -> str:
+    if r.status != "judged":
+        return f"{GAIN_VERDICTS[r.status]} {r.status}"
+    if reading not in r.readings:
+        return f"— (unit: {r.difference.unit})"
+    v = r.readings[reading].verdict
+    return f"{GAIN_VERDICTS[v]} {v}"
+
+
+def _reported_cell(r: GainResult, reading: str) -> str:
+    d = r.difference
+    if reading not in d.readings:
+        return f"— (unit: {d.unit})"
+    if reading == "points":
+        return d.interval(1.0).text()
+    if r.control_mean is None:
+        return "— (no paired control runs)" if r.status == "judged" else ""
+    pct = (f"{fmt_number(d.range[0])} to {fmt_number(d.range[1])}" if d.range is not None
+           else {"exact": "", "up_to": "up to ", "at_least": "at least "}[d.kind] + fmt_number(d.value))
+    return f"{d.interval(r.control_mean / 100.0).text()} ({pct} % of the control mean {fmt_number(r.control_mean)})"
+
+
+def result_cells(r: GainResult) -> dict[str, str]:
+    """The CSV/Markdown/HTML cells of one reported-difference row."""
+    d, s = r.difference, r.stats
+    ci = f"[{fmt_number(s.ci_low)}, {fmt_number(s.ci_high)}]" if s.ci_low is not None else ""
+    return {
+        "suite": r.suite,
+        "id": d.id,
+        "statement": d.statement,
+        "quote": d.quote,
+        "source": d.source.where(),
+        "metric": d.metric,
+        "reported": d.reported_text(),
+        "comparison": r.comparison.text() if r.comparison else "",
+        "profile": r.profile or "",
+        "reported_points": _reported_cell(r, "points") if r.status != "not covered" else "",
+        "reported_relative": _reported_cell(r, "relative") if r.status != "not covered" else "",
+        "n_pairs": str(s.n) if r.status == "judged" else "",
+        "seeds": " ".join(str(x) for x in r.seeds),
+        "control_mean": fmt_number(r.control_mean),
+        "mean_diff": fmt_number(s.mean),
+        "ci95": ci,
+        "verdict_points": _verdict_cell(r, "points"),
+        "verdict_relative": _verdict_cell(r, "relative"),
+        "comparable": r.comparability_text(),
+        "scale": r.scale,
+        "reason": r.reason,
+        "missing": "; ".join(r.missing),
+    }
