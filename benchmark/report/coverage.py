@@ -192,7 +192,9 @@ def _count_cells(items: dict[str, ItemCoverage], baselines: Any, cov: SuiteCover
     """Add each baseline entry, reported difference and (paper) claim to the items its source cites."""
 
     def attribute(source: Any, counter: str, label: str) -> None:
-        hits = [items[i] for i in dict.fromkeys(v for v in (source.table, source.figure) if v) if i in items]
+        # a section counts when it names an item (e.g. "§5.1 toy", a text-only passage), as for experiments
+        cited = (source.table, source.figure, getattr(source, "section", None))
+        hits = [items[i] for i in dict.fromkeys(v for v in cited if v) if i in items]
         for hit in hits:
             setattr(hit, counter, getattr(hit, counter) + 1)
         if not hits:

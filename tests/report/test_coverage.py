@@ -233,3 +233,16 @@ def test_report_says_when_the_suite_file_cannot_be_loaded(paper_suite: Path, tmp
     section = md.split("## Coverage", 1)[1]
     assert "Coverage not computed: the recorded suite file could not be loaded" in section
     assert "gone.yaml" in section
+
+
+def test_a_source_section_that_names_an_item_counts_for_it(paper_suite: Path):
+    """A text-only passage (kind section) is cited by its id as `source.section`, e.g. the uniform prior's §5.1 toy."""
+    bl = paper_suite.parent / "p_baselines.yaml"
+    bl.write_text(BASELINES.replace("reported_differences:", """\
+  - {id: sec_claim, statement: "C holds", source: {paper: "arXiv 0", section: "§5.2"}, metric: knn.top1,
+     treatment: {experiment: a, variant: so-gamma1e-06}, control: {experiment: a, variant: none}, expect: greater}
+reported_differences:""", 1))
+    cov = compute_coverage(load_suite(paper_suite), load_baselines(bl))
+    by_id = {c.item.id: c for c in cov.items}
+    assert by_id["§5.2"].claims == 1
+    assert cov.cells_without_item == {"transcribed entries": 1, "claims": 1}  # the abstract claim still cites none
