@@ -236,3 +236,34 @@ def test_wmse_pair_loss_stops_the_gradient_of_the_second_view() -> None:
     torch.testing.assert_close(g0, want0)
     assert g1.abs().max() == 0.0  # solo-learn's z2.detach(): view 1 gets no gradient from the pair
     assert math.isfinite(loss.item())
+
+
+# ------------------------------------------------------------------------------------------------------------ MSN
+@pytest.mark.parametrize("name", ["msn", "pmsn"])
+def test_msn_prototype_gradient_is_multiplied_by_the_world_size(name: str, monkeypatch) -> None:
+    """Official MSN sums the prototypes' gradient over ranks (AllReduceSum) where DDP averages: with a (fake) world
+    size W the prototypes get W × the single-process gradient before DDP's averaging; the loss value and every other
+    gradient are unchanged."""
+    from benchmark.methods import msn as msn_module
+
+    small = {"proj_hidden_dim": 32, "proj_output_dim": 16, "n_prototypes": 12}
+    ctx = MethodContext(max_steps=4, global_batch_size=BATCH, gather_distributed=False)
+    views = _views()
+
+    def run(world: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        monkeypatch.setattr(msn_module.dist, "world_size", lambda: world)
+        torch.manual_seed(0)
+        backbone, dim = create_backbone("tiny", width=8)
+        method = build_method(name, backbone=backbone, feature_dim=dim, params=small, ctx=ctx)
+        loss = method.training_step(views, step=0).loss
+        named = [(n, p) for n, p in method.named_parameters() if p.requires_grad]
+        grads = torch.autograd.grad(loss, [p for _, p in named])
+        return loss.detach(), {n: g for (n, _), g in zip(named, grads, strict=True)}
+
+    loss_1, grads_1 = run(1)
+    loss_4, grads_4 = run(4)
+    assert torch.equal(loss_1, loss_4)
+    assert grads_1["prototypes.weight"].abs().max() > 0
+    for n, g in grads_1.items():
+        expected = 4 * g if n == "prototypes.weight" else g
+        torch.testing.assert_close(grads_4[n], expected, rtol=1e-6, atol=1e-9, msg=n)
