@@ -10,8 +10,8 @@ VITA-Group/Orthogonality-in-CNNs) and the reconstruction in ``shared/reference/o
   (``WᵀW`` if out > in·k·k, else ``WWᵀ``; ties → ``WWᵀ``), as in Bansal's Wide-ResNet ``l2_reg_ortho``. This is the
   OR paper's case split (§3.2: "‖WᵀW − I‖²_F if input > output, ‖WWᵀ − I‖²_F otherwise") with the paper's W as an
   input × output matrix (y = xW, the transpose of torch's (out, in) weight); read with torch's layout the split would
-  pick the larger, rank-deficient Gram, whose SRIP is >= 1 for every W. ``gram_side="fan_in"`` always uses torch's
-  ``WᵀW`` (in·k·k × in·k·k; Bansal's ImageNet script; degenerate for wide matrices);
+  pick the larger, rank-deficient Gram, whose SRIP is >= 1 for every non-square W. ``gram_side="fan_in"`` always
+  uses torch's ``WᵀW`` (in·k·k × in·k·k; Bansal's ImageNet script; degenerate for wide matrices);
 * SO = ``‖A‖_F²`` (``squared=False`` → ``‖A‖_F``, as timH6502's reimplementation);
 * SRIP = ``σ_max(A)``, gradients flowing through the estimate (``squared=True`` → σ², what Bansal's code estimates),
   with ``estimator``:
@@ -25,7 +25,7 @@ VITA-Group/Orthogonality-in-CNNs) and the reconstruction in ``shared/reference/o
   Both iterative estimates are ``‖A x‖/‖x‖`` for some x, so they **underestimate** σ. Measured on the CIFAR
   ResNet-18 (``create_backbone("resnet18", stem="cifar", width=64)`` after ``torch.manual_seed(0)``, its 20 conv
   weights at init, float64, 200 Gaussian starts per layer and estimator), estimate / exact σ:
-  ``"paper"`` 0.825 on average over layers (0.781 on the 64 × 27 stem, 0.79–0.80 on the 1×1 shortcuts, 0.83–0.84 on
+  ``"paper"`` 0.825 on average over layers (0.781 on the 64 × 27 stem, 0.79–0.80 on the 1×1 shortcuts, 0.82–0.84 on
   the 3×3 convs; 5 % of draws below 0.77, the lowest 0.64), the summed penalty 0.824 of the exact one;
   ``"power"`` with 2 rounds 0.886 (0.874–0.893 per layer; 5 % of draws below 0.86, lowest 0.77), 5 rounds 0.946;
   ``"exact"`` has no bias. ``tests/unit/test_orthogonality.py`` re-measures the two defaults (10 starts per layer).
