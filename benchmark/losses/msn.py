@@ -15,7 +15,9 @@ prediction p̄ averaged across processes (official ``AllReduce``; Lightly keeps 
 **Prototypes must be learnable.** Pass the ``nn.Parameter`` itself (``loss(anchors, targets, model.prototypes.weight)``).
 Lightly's MSN/PMSN examples and benchmarks pass ``prototypes.data``, which detaches them: they never train although
 they are in the optimiser. Official MSN learns them (``freeze_proto`` defaults to False). A warning is raised when
-the anchors require a gradient but the prototypes do not.
+the anchors require a gradient but the prototypes do not. Under DDP the official trainer also **sums** the prototypes'
+gradient over processes (``AllReduceSum`` after ``backward``) where DDP would average it: the loss cannot do that,
+:class:`benchmark.methods.msn.MSN` scales the prototypes' gradient by the world size before DDP's averaging.
 
 **PMSN KL direction.** Lightly's ``PMSNLoss`` computes ``F.kl_div(log p̄, π, reduction="sum") = KL(π ‖ p̄)``; the form
 that reduces exactly to MSN's me-max for a uniform prior is ``KL(p̄ ‖ π)``. :class:`PMSNLoss` defaults to the latter

@@ -14,6 +14,16 @@ What the official code computes (see ``shared/reference/sfrik_iclr23.md`` §2):
 * ``loss = sim_coeff · MSE(x, y) + mmd_coeff · ½ (MMD²(X) + MMD²(Y))`` with the MSE a mean over all n·q elements;
   README commands use ``--sfrik-sim-coeff 4000 --sfrik-mmd-coeff 1.0 --sfrik-weights 1.0-40.0-40.0``.
 * under DDP the invariance term is computed on the local batch and the MMD on the all-gathered batch.
+
+**Precision.** The loss (normalisation, invariance, Gram matrix, Legendre recurrence and MMD) is always evaluated in
+float32 or wider, whatever the input dtype and even inside an autocast region: half-precision inputs are upcast and
+autocast is disabled locally, and the loss is returned in float32 (float64 inputs stay float64). Under
+``precision: 16-mixed`` the projector output is float16, and CUDA autocast ran the Gram ``mm`` in float16 (unit
+roundoff 2^-11) and the recurrence on that float16 Gram: a cross-check against the official code (whose autocast keeps
+``pow`` in float32) found gradients 8–31 % off in the ``paper`` profile where the official code stays around 3e-4.
+In float32 the only remaining error is the rounding of the gradient to the input dtype: at most its unit roundoff
+(test_sfrik_identities.py measures 0.43 u for float16 and bfloat16 inputs, and 2–3.5 u for the float16/bfloat16 Gram
+at n = 128, q = 512).
 """
 
 from __future__ import annotations
@@ -68,6 +78,11 @@ def _legendre_series(q: int, max_degree: int, t: Tensor) -> Iterator[Tensor]:
         yield p
 
 
+def _compute_dtype(t: Tensor) -> torch.dtype:
+    """float32 for half/bfloat16/float32 inputs, float64 for float64 (the goldens' dtype)."""
+    return torch.promote_types(t.dtype, torch.float32)
+
+
 def _check_weights(weights: Sequence[float]) -> tuple[float, ...]:
     w = tuple(float(b) for b in weights)
     if not w:
@@ -82,14 +97,16 @@ def sfrik_mmd(z: Tensor, weights: Sequence[float]) -> Tensor:
 
     ``mean_{a,b} Σ_{l=1..L} b_l P_l(q; z_aᵀ z_b)`` over the full n × n Gram matrix, diagonal included, exactly as
     ``SFRIK.mmd_loss`` in valeoai/sfrik. Memory is O(n²): only the n × n Gram and two or three n × n polynomial
-    buffers are built, never a q × q matrix.
+    buffers are built, never a q × q matrix. Evaluated in float32 (float64 for float64 input) with autocast disabled;
+    half-precision ``z`` is upcast first (see the module docstring).
 
     Args:
         z: (n, q) embeddings with L2-normalised rows (not re-normalised here).
         weights: Kernel weights ``(b_1, …, b_L)``, all >= 0; zero weights are skipped.
 
     Returns:
-        0-d tensor; ``sum(weights)`` for collapsed embeddings, about ``sum(weights)/n`` for uniform ones.
+        0-d float32 (float64 for float64 ``z``) tensor; ``sum(weights)`` for collapsed embeddings, about
+        ``sum(weights)/n`` for uniform ones.
 
     Raises:
         ValueError: If ``z`` is not 2-D, q < 3, or a weight is negative.
@@ -100,6 +117,11 @@ def sfrik_mmd(z: Tensor, weights: Sequence[float]) -> Tensor:
     q = z.shape[1]
     if q < 3:
         raise ValueError(f"sfrik_mmd: embedding dimension q must be >= 3, got {q}")
+    with torch.autocast(device_type=z.device.type, enabled=False):
+        return _mmd(z.to(_compute_dtype(z)), w, q)
+
+
+def _mmd(z: Tensor, w: tuple[float, ...], q: int) -> Tensor:
     t = z @ z.T
     max_degree = max((ell for ell, b in enumerate(w, start=1) if b != 0.0), default=0)
     if max_degree == 0:
@@ -117,7 +139,8 @@ class SFRIKLoss(nn.Module):
     Reproduces ``SFRIK.two_views_forward`` of valeoai/sfrik ``src/sfrik/ssl.py`` (commit c6ce16e). Rows are
     L2-normalised inside the loss (``F.normalize(dim=1, p=2, eps=1e-12)``). Defaults are the README values
     (``--sfrik-sim-coeff 4000.0 --sfrik-mmd-coeff 1.0 --sfrik-weights 1.0-40.0-40.0``, IN20 %, q = 8192); the IN100 %
-    R50 run uses ``sim_coeff=40000``.
+    R50 run uses ``sim_coeff=40000``. Every term is computed in float32 (float64 for float64 inputs) with autocast
+    disabled, and the loss is float32 even for float16/bfloat16 inputs.
 
     Args:
         sim_coeff: Weight of the invariance (MSE) term.
@@ -153,6 +176,10 @@ class SFRIKLoss(nn.Module):
             raise ValueError(
                 f"SFRIKLoss expects two (n, q) tensors of equal shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
             )
+        with torch.autocast(device_type=z_a.device.type, enabled=False):
+            return self._terms(z_a.to(_compute_dtype(z_a)), z_b.to(_compute_dtype(z_b)))
+
+    def _terms(self, z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
         x = F.normalize(z_a, p=2, dim=1, eps=1e-12)
         y = F.normalize(z_b, p=2, dim=1, eps=1e-12)
         inv = F.mse_loss(x, y)

@@ -13,6 +13,15 @@ The prototypes are the weight of a bias-free ``nn.Linear(proj_output_dim, n_prot
 and are passed **as the Parameter** to the loss (Lightly's examples pass ``.data``, which silently freezes them;
 official MSN learns them, ``freeze_proto: false``) and excluded from weight decay (official ``WD_exclude``).
 
+**Prototype gradients under DDP are summed over processes**, as in the official code: its prototypes are a bare
+``nn.Parameter`` outside the ``DistributedDataParallel`` encoder, and after ``loss.backward()`` ``msn_train.py`` runs
+``prototypes.grad.data = AllReduceSum.apply(prototypes.grad.data)`` (``src/utils.py``: a plain ``all_reduce``, no
+division), while DDP averages the encoder's gradients. Here the prototypes are a parameter of the DDP-wrapped module,
+which DDP averages, so their gradient is multiplied by the world size W in the backward pass (the forward value is
+untouched; nothing changes with one process): after DDP's averaging it is the official sum, W times the gradient of
+the global-batch mean loss. With the official AdamW the scale is nearly invisible (Adam normalises it; it only meets
+``eps``); with SGD or LARS it is W times the prototypes' step.
+
 Defaults are the official ``configs/pretrain/msn_vits16.yaml`` values (commit 4388dc1): projector 2048 → 256 with BN
 (Lightly's ``MSNProjectionHead``), 1024 prototypes, temperature 0.1, target sharpening 0.25, 3 Sinkhorn iterations,
 me-max weight 1, patch drop 0.15, EMA 0.996 → 1.0 increasing linearly over 1.25 × the run (``ipe_scale 1.25``).
@@ -29,6 +38,7 @@ import torch
 from lightly.models.modules import MaskedVisionTransformerTorchvision
 from lightly.models.modules.heads import MSNProjectionHead
 from lightly.models.utils import random_token_mask
+from lightly.utils import dist
 from pydantic import Field
 from torch import Tensor, nn
 
@@ -48,6 +58,14 @@ class MSNParams(MethodParams):
     momentum_start: float = Field(0.996, ge=0, le=1)
     momentum_end: float = Field(1.0, ge=0, le=1)
     momentum_schedule_scale: float = Field(1.25, gt=0)
+
+
+def gradient_times(t: Tensor, factor: float) -> Tensor:
+    """``t`` in the forward pass (exactly), ``factor ·`` its gradient in the backward pass."""
+    if factor == 1:
+        return t
+    detached = t.detach()
+    return detached + (t - detached) * factor
 
 
 @METHODS.register("msn")
@@ -105,6 +123,10 @@ class MSN(MomentumTargetMethod):
             start = end
         return self.projection_head(torch.cat(feats, dim=0))
 
+    def prototype_weight(self) -> Tensor:
+        """The (K, d) prototypes for the loss; their gradient is scaled by the world size (module docstring)."""
+        return gradient_times(self.prototypes.weight, dist.world_size())
+
     @torch.no_grad()
     def _target(self, x: Tensor) -> Tensor:
         return self.projection_head_momentum(self.backbone_momentum(x))
@@ -115,7 +137,7 @@ class MSN(MomentumTargetMethod):
         p: MSNParams = self.params  # type: ignore[assignment]
         targets = self._target(views[0])
         anchors = self._anchors(views[1:])
-        terms = self.criterion.terms(anchors, targets, self.prototypes.weight, p.target_sharpen_temperature)
+        terms = self.criterion.terms(anchors, targets, self.prototype_weight(), p.target_sharpen_temperature)
         logs = {
             "ce": float(terms["ce"].detach()),
             "reg": float(terms["reg"].detach()),
@@ -131,4 +153,4 @@ class MSN(MomentumTargetMethod):
 
     def loss_only(self, anchors: Tensor, targets: Tensor) -> Tensor:
         p: MSNParams = self.params  # type: ignore[assignment]
-        return self.criterion(anchors, targets, self.prototypes.weight, p.target_sharpen_temperature)
+        return self.criterion(anchors, targets, self.prototype_weight(), p.target_sharpen_temperature)

@@ -3,7 +3,14 @@
 The projections of both views are whitened (Cholesky whitening, ``Whitening2d``) in random sub-batches of
 ``whitening_size`` images, ``whitening_iters`` times, and pulled together with the MSE of the L2-normalised whitened
 vectors (2 − 2 cos). Lightly's loss follows the same algorithm as solo-learn's ``wmse`` (random permutation of the
-batch, per-view whitening of each slice, all view pairs). Projector as solo-learn: Linear → BN → ReLU → Linear.
+batch, per-view whitening of each slice, all view pairs, mean over pairs and iterations). Projector as solo-learn:
+Linear → BN → ReLU → Linear.
+
+Pair loss as solo-learn: ``wmse_loss_func(x0, x1)`` = ``2 − 2 · mean cos(x0, stopgrad(x1))`` (vturrisi/solo-learn
+``solo/losses/wmse.py``, ``simplified=True``, the default its ``solo/methods/wmse.py`` uses): the second whitened view
+of each pair is detached, so with two views only view 0's whitening and projections get a gradient. Lightly's
+``norm_mse_loss`` and the authors' code (htdt/self-supervised) do not detach; the value is the same, the gradient
+is not (the OR paper and the solo-learn tables ran solo-learn's, so it is the one used here).
 
 Defaults follow solo-learn ``scripts/pretrain/cifar/wmse.yaml``: projector 1024 → 64, whitening size 128, one
 iteration, eps 0; Adam lr 2e-3, wd 1e-6 and SimCLR-style augmentations with min scale 0.2 and no blur are the suite's
@@ -15,6 +22,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from lightly.loss import WMSELoss
 from lightly.models.modules.heads import ProjectionHead
 from pydantic import Field, model_validator
@@ -42,6 +50,11 @@ class WMSEParams(MethodParams):
         return self
 
 
+def wmse_pair_loss(x0: Tensor, x1: Tensor) -> Tensor:
+    """``2 − 2 · mean_i cos(x0_i, stopgrad(x1_i))``: solo-learn's ``wmse_loss_func`` (``simplified=True``)."""
+    return 2 - 2 * F.cosine_similarity(x0, x1.detach(), dim=-1).mean()
+
+
 @METHODS.register("wmse")
 class WMSE(SSLMethod):
     Params = WMSEParams
@@ -63,7 +76,8 @@ class WMSE(SSLMethod):
             (p.proj_hidden_dim, p.proj_output_dim, None, None),
         ])
         self.criterion = WMSELoss(embedding_dim=p.proj_output_dim, momentum=p.whitening_momentum, eps=p.whitening_eps,
-                                  w_iter=p.whitening_iters, w_size=p.whitening_size, num_samples=2)
+                                  w_iter=p.whitening_iters, w_size=p.whitening_size, num_samples=2,
+                                  loss_fn=wmse_pair_loss)
 
     def training_step(self, views: list[Tensor], *, step: int) -> StepOutput:
         z0 = self.projection_head(self.backbone(views[0]))

@@ -9,6 +9,9 @@ p̄ (and Sinkhorn), SimCLR's NT-Xent negatives -- one harness checks, in float64
   the gradients of every rank's loss into the rank that owns the rows; DDP then divides by W);
 * ``Σ_r grad_r(P) / W == d loss(global batch) / d P`` for shared parameters (MSN prototypes).
 
+And through ``DistributedDataParallel`` itself, the MSN method's prototypes get the **sum** of the per-rank
+gradients (official ``AllReduceSum``) while every other parameter gets their mean.
+
 Plus: the runner's K-class loader gives each rank a disjoint slice of one global K-class batch, and a 2-process
 Lightning DDP ``bench run`` completes (ranks forked by the runner, gloo, no distributed sampler).
 """
@@ -147,6 +150,76 @@ def test_without_gathering_the_losses_differ(ddp_results):
             local.append(float(fn(False, t)))
         glob = float(fn(False, {k: torch.from_numpy(inputs[k]) for k, _ in sharded}))
         assert abs(np.mean(local) - glob) > 1e-6, name
+
+
+# ------------------------------------------------------------------------------------------- MSN under real DDP
+def _msn_method():
+    from benchmark.methods import MethodContext, build_method
+    from benchmark.models import create_backbone
+
+    torch.manual_seed(0)
+    backbone, dim = create_backbone("tiny", width=4)
+    ctx = MethodContext(max_steps=2, global_batch_size=N, gather_distributed=False)  # ranks independent but for DDP
+    params = {"proj_hidden_dim": 16, "proj_output_dim": 8, "n_prototypes": 6}
+    return build_method("msn", backbone=backbone, feature_dim=dim, params=params, ctx=ctx).double()
+
+
+class _Step(nn.Module):
+    """DDP wraps ``forward``: one MSN training step on the given views."""
+
+    def __init__(self, method: nn.Module) -> None:
+        super().__init__()
+        self.method = method
+
+    def forward(self, *views: Tensor) -> Tensor:
+        return self.method.training_step(list(views), step=0).loss
+
+
+def _msn_views() -> list[Tensor]:
+    g = torch.Generator().manual_seed(3)
+    return [torch.randn(N, 3, 16, 16, generator=g, dtype=torch.float64) for _ in range(2)]
+
+
+def _msn_ddp_worker(rank: int, port: int, queue) -> None:
+    try:
+        torch.set_num_threads(1)
+        dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=WORLD)
+        model = nn.parallel.DistributedDataParallel(_Step(_msn_method()))
+        model(*[v[rank * N // WORLD : (rank + 1) * N // WORLD] for v in _msn_views()]).backward()
+        grads = {n: p.grad.numpy() for n, p in model.module.method.named_parameters() if p.grad is not None}
+        queue.put((rank, grads))
+        dist.destroy_process_group()
+    except Exception as exc:  # noqa: BLE001 - surface it in the parent
+        queue.put((rank, repr(exc)))
+
+
+@pytest.mark.skipif(not dist.is_available(), reason="torch.distributed not available")
+def test_msn_prototype_gradients_are_summed_over_ranks_under_ddp():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("fork")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=_msn_ddp_worker, args=(r, port, queue)) for r in range(WORLD)]
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=120) for _ in range(WORLD))
+    for p in procs:
+        p.join(timeout=30)
+    for r in range(WORLD):
+        assert isinstance(results[r], dict), results[r]
+    local = []  # single-process gradients of each rank's shard
+    for r in range(WORLD):
+        method = _msn_method()
+        _Step(method)(*[v[r * N // WORLD : (r + 1) * N // WORLD] for v in _msn_views()]).backward()
+        local.append({n: p.grad.numpy() for n, p in method.named_parameters() if p.grad is not None})
+    assert set(results[0]) == set(local[0]) and "prototypes.weight" in local[0]
+    for name in local[0]:
+        total = sum(g[name] for g in local)
+        expected = total if name == "prototypes.weight" else total / WORLD
+        for r in range(WORLD):
+            np.testing.assert_allclose(results[r][name], expected, rtol=1e-9, atol=1e-12, err_msg=f"{name}, rank {r}")
+    assert np.abs(local[0]["prototypes.weight"] - local[1]["prototypes.weight"]).max() > 1e-6  # the shards differ
 
 
 # ------------------------------------------------------------------------------------------- the runner under DDP
