@@ -14,7 +14,7 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.report.baselines import load_baselines
-from benchmark.report.claims import check_claims_against_suite, suite_variants
+from benchmark.report.claims import MEASURE_ALIASES, check_claims_against_suite, suite_variants
 from benchmark.suite.loader import load_suite
 from benchmark.suite.validate import check_baselines_file
 
@@ -144,7 +144,11 @@ def test_cpu_profiles_use_the_cifar_subset_and_a_narrow_resnet(name):
     assert by_profile.get("cpu"), f"{name} has no cpu profile"
     for res in by_profile["cpu"]:
         cfg = res.config
-        assert cfg.data.dataset == "npz" and cfg.data.params == {"path": "cifar10_subset.npz"}
+        if cfg.data.dataset == "digit_overlay":  # the uniform prior's §5.1 toy: digits pasted into the same subset
+            assert (cfg.data.params["base"], cfg.data.params["base_path"]) == ("npz", "cifar10_subset.npz")
+            assert cfg.data.params["digits"] == "sklearn"  # bundled: the cpu profile needs no download
+        else:
+            assert cfg.data.dataset == "npz" and cfg.data.params == {"path": "cifar10_subset.npz"}
         assert (cfg.backbone.name, cfg.backbone.stem, cfg.backbone.width) == ("resnet18", "cifar", 16)
         assert len(cfg.seeds) >= 3 and cfg.pretrain.precision == "32" and cfg.pretrain.devices == 1
         steps = (8336 // cfg.pretrain.global_batch_size) * cfg.pretrain.epochs
@@ -164,7 +168,7 @@ def test_cpu_profiles_cover_the_three_small_scale_comparisons():
 
 
 # ------------------------------------------------------------------------------------------------ baselines
-METRIC = re.compile(r"^([a-z0-9_]+/)?[a-z_]+\.(top1|top5)$")  # [<transfer target>/]<probe>.<metric>
+METRIC = re.compile(r"^(([a-z0-9_]+/)?[a-z_]+\.(top1|top5)|measure\.[a-z_]+)$")  # [<target>/]<probe>.<metric>, measure.<alias>
 
 
 @pytest.mark.parametrize("name", PAPER_SUITES + FRAMEWORK_SUITES)
@@ -180,6 +184,8 @@ def test_baselines_cite_existing_experiments_and_never_estimate(name):
         assert e.experiment in paper_variants, e.experiment
         assert e.variant is None or e.variant in paper_variants[e.experiment], (e.experiment, e.variant)
         assert METRIC.match(e.metric), e.metric
+        if e.metric.startswith("measure."):
+            assert e.metric.split(".", 1)[1] in MEASURE_ALIASES, e.metric
         if e.value is None:
             assert e.status == "not transcribed"
         else:
