@@ -197,9 +197,3 @@ def check_collapse(module: PretrainModule, threshold: float, *, step: int | None
             kind="collapsed",
             step=int(module.global_step) if step is None else int(step),
         )
-
-
-def finite_or_fail(t: torch.Tensor, what: str, step: int | None = None) -> None:
-    """Raise RunFailure(kind="diverged") if ``t`` has non-finite values."""
-    if not torch.isfinite(t).all():
-        raise RunFailure(f"{what} contains NaN/inf", kind="diverged", step=step)
