@@ -381,9 +381,12 @@ def _ckpt_step(path: Path) -> int | None:
 
 # ---------------------------------------------------------------------------------------------- probes
 def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.ndarray, test_idx: np.ndarray,
-               opts: RunOptions, cfg: ExperimentConfig | None = None) -> tuple[dict[str, Any], dict[str, float], Any]:
-    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet).
+               opts: RunOptions, cfg: ExperimentConfig | None = None
+               ) -> tuple[dict[str, Any], dict[str, float], Any, dict[str, dict[str, Any]]]:
+    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet, protocol).
 
+    ``protocol`` maps each probe to the parameters it ran with, defaults included (e.g. the linear probe's
+    ``normalize``), so a record shows that its encoder and its random-init control were probed alike.
     ``cfg`` (default: the run's) supplies the data settings and probes: transfer passes the target dataset's.
     """
     from benchmark.data.transforms import build_eval_transform
@@ -393,7 +396,7 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
 
     cfg = cfg or run.config
     if not cfg.eval.probes and not cfg.eval.spectra:  # a measurement-only run: no features needed
-        return {}, {}, None
+        return {}, {}, None, {}
     transform = build_eval_transform(cfg.data)
     device = "cuda" if opts.device.startswith("cuda") else "cpu"
     encoder = encoder.to(device)
@@ -404,6 +407,7 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
     timings = {"features": time.perf_counter() - t0}
     feats = FeatureSet(train_x=tr_x, train_y=tr_y, test_x=te_x, test_y=te_y, num_classes=splits.num_classes)
     metrics: dict[str, Any] = {}
+    protocol: dict[str, dict[str, Any]] = {}
     for probe_cfg in cfg.eval.probes:
         cls = PROBES.get(probe_cfg.name)
         params = cls.Params(**probe_cfg.extras())
@@ -412,7 +416,8 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
         t1 = time.perf_counter()
         metrics[probe_cfg.name] = cls(params).evaluate(feats, seed=run.seed, progress=opts.progress)
         timings[probe_cfg.name] = time.perf_counter() - t1
-    return metrics, timings, feats
+        protocol[probe_cfg.name] = params.model_dump(mode="json")
+    return metrics, timings, feats, protocol
 
 
 def validation_split(splits: Any, train_idx: np.ndarray, val: ValidationSplit) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -449,11 +454,12 @@ def run_transfer(run: Run, encoder: torch.nn.Module, opts: RunOptions
         splits = load_splits(t_cfg, opts)
         train_idx = subset_indices(np.asarray(splits.train_labels), target.data.train_subset)
         test_idx = subset_indices(np.asarray(splits.test_labels), target.data.test_subset)
-        t_metrics, t_timings, _ = run_probes(run, encoder, splits, train_idx, test_idx, opts, cfg=t_cfg)
+        t_metrics, t_timings, _, t_protocol = run_probes(run, encoder, splits, train_idx, test_idx, opts, cfg=t_cfg)
         metrics.update({f"{target.name}/{probe}": values for probe, values in t_metrics.items()})
         timings.update({f"transfer/{target.name}/{part}": sec for part, sec in t_timings.items()})
         info[target.name] = {"dataset": target.data.dataset, "source": splits.source, "n_train": int(len(train_idx)),
-                             "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes)}
+                             "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes),
+                             "probe_protocol": t_protocol}
     return metrics, timings, info
 
 
@@ -592,9 +598,10 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
             record["data"]["evaluated_on"] = (f"validation: {len(probe_test)} train images held out "
                                               f"(fraction {cfg.eval.validation.fraction}, seed "
                                               f"{cfg.eval.validation.seed}); probes trained on {len(probe_train)}")
-        metrics, probe_t, feats = run_probes(run, encoder, probe_splits, probe_train, probe_test, opts)
+        metrics, probe_t, feats, protocol = run_probes(run, encoder, probe_splits, probe_train, probe_test, opts)
         timings.update(probe_t)
         record["metrics"] = metrics
+        record["probe_protocol"] = protocol
         first_images = None
         if cfg.eval.spectra:
             t1 = time.perf_counter()
@@ -613,8 +620,8 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
             timings.update(t_timings)
         if cfg.eval.random_init_control:
             control, _ = build_backbone(cfg, run.seed)
-            c_metrics, c_t, c_feats = run_probes(run, control, splits, train_idx, test_idx, opts)
-            record["controls"] = {"random_init": {"metrics": c_metrics, "timings": c_t}}
+            c_metrics, c_t, c_feats, c_protocol = run_probes(run, control, splits, train_idx, test_idx, opts)
+            record["controls"] = {"random_init": {"metrics": c_metrics, "timings": c_t, "probe_protocol": c_protocol}}
             if cfg.eval.spectra:
                 record["controls"]["random_init"]["diagnostics"] = _diagnostics(control, c_feats, cfg, first_images)
         record["status"] = "ok"

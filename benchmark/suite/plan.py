@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmark.errors import SuiteError
-from benchmark.results.provenance import computation_hash, config_hash
+from benchmark.results.provenance import computation_hash, config_hash, fill_probe_params
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.schema import ExperimentConfig
 
@@ -49,7 +49,6 @@ HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (
 #: (section, key, value) of experiment fields omitted from the config hash while at that default (added later).
 HASH_NEUTRAL_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (("eval", "spectra_batch", 4096),)
 
-
 @dataclass
 class Run:
     """One unit of work: pretrain (unless epochs = 0), probe, record."""
@@ -83,6 +82,7 @@ class Run:
         for section, key, neutral in HASH_NEUTRAL_AT_DEFAULT:
             if experiment.get(section, {}).get(key) == neutral:
                 experiment[section].pop(key, None)
+        fill_probe_params(experiment, legacy=False)  # a changed probe default changes the hash of runs relying on it
         return {
             "suite": self.suite,
             "suite_version": self.suite_version,
