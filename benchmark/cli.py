@@ -5,7 +5,7 @@ Examples::
     bench list                                   # suites and their experiments
     bench validate suites/or_neurips24.yaml      # schema + registry names + baselines, no training
     bench plan suites/or_neurips24.yaml --profile smoke
-    bench run suites/or_neurips24.yaml --profile smoke          # the main job: writes results/ and a report
+    bench run suites/or_neurips24.yaml --profile smoke          # the main job: records and a report, outside the repo
     bench run suites/smoke.yaml --profile cifar10_subset --data-root ../shared/datasets
     bench report results/or_neurips24/smoke
     bench coverage suites/or_neurips24.yaml suites/sfrik_iclr23.yaml   # the paper's tables/figures vs experiments
@@ -131,6 +131,22 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def choose_results_dir(args: argparse.Namespace, suite: str, profile: str) -> Path:
+    """``--results-dir``, else ``$BENCH_RESULTS/<suite>/<profile>``, else the per-user data directory's; printed,
+    and refused (or, named by ``--results-dir``, warned about) when it holds committed results."""
+    from benchmark.results.location import check_writable, default_results_dir, results_root
+
+    if args.results_dir:
+        path, how = Path(args.results_dir), "--results-dir"
+    else:
+        path, how = default_results_dir(suite, profile), f"{results_root()[1]}; --results-dir DIR to choose"
+    warning = check_writable(path, explicit=bool(args.results_dir))
+    print(f"results directory: {path} ({how})")
+    if warning:
+        print(warning, file=sys.stderr)
+    return path
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.results.provenance import process_git_state
 
@@ -145,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     plan = make_plan(suite, args.profile, args.only)
     for res in {id(r.resolved): r.resolved for r in plan.runs}.values():
         validate_experiment(res)
-    results_dir = Path(args.results_dir) if args.results_dir else Path("results") / suite.name / plan.profile
+    results_dir = choose_results_dir(args, suite.name, plan.profile)
     opts = RunOptions(
         data_root=Path(args.data_root),
         results_dir=results_dir,
@@ -200,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None)
     p.add_argument("--only", default=None, help="glob or substring of run paths / experiment ids")
     p.add_argument("--data-root", default="data", help="where datasets are looked for (default: ./data)")
-    p.add_argument("--results-dir", default=None, help="default: results/<suite>/<profile>")
+    p.add_argument("--results-dir", default=None,
+                   help="default: $BENCH_RESULTS/<suite>/<profile>, else the per-user data directory's "
+                   "(~/.local/share/ssl-repro-bench/results/<suite>/<profile> on Linux)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
     p.add_argument("--force", action="store_true", help="redo finished runs")

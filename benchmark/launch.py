@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError, SuiteError
-from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.results.store import ResultsStore
 from benchmark.suite.plan import Plan, Run
 
 try:  # submitit is only needed for --launcher slurm
@@ -101,12 +100,10 @@ def _executor(args: argparse.Namespace, folder: Path) -> Any:
 
 def _write_suite_meta(plan: Plan, store: ResultsStore) -> None:
     """suite.json, as ``run_plan`` writes it (``bench report`` reads the baselines file from it)."""
+    from benchmark.results.suite_meta import write_suite_meta
     from benchmark.suite.validate import check_baselines_file
 
-    baselines = check_baselines_file(plan.suite)
-    atomic_write_text(store.root / "suite.json", json.dumps(
-        {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path.resolve()),
-         "version": plan.suite.file.version, "baselines": str(baselines) if baselines else None}, indent=2))
+    write_suite_meta(plan, store, check_baselines_file(plan.suite))
 
 
 def submit_plan(plan: Plan, opts: Any, args: argparse.Namespace) -> int:

@@ -23,7 +23,8 @@ import torch
 from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
 from benchmark.results.artifacts import write_figures_data
 from benchmark.results.provenance import hardware, package_versions, process_git_state
-from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.results.store import ResultsStore
+from benchmark.results.suite_meta import write_suite_meta
 from benchmark.suite.plan import Plan, Run
 from benchmark.suite.schema import ExperimentConfig, SubsetConfig, ValidationSplit
 
@@ -684,10 +685,7 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     with store.lock():
         from benchmark.suite.validate import check_baselines_file
 
-        baselines = check_baselines_file(plan.suite)
-        atomic_write_text(store.root / "suite.json", json.dumps(
-            {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path.resolve()),
-             "version": plan.suite.file.version, "baselines": str(baselines) if baselines else None}, indent=2))
+        write_suite_meta(plan, store, check_baselines_file(plan.suite))
         total = len(plan.runs)
         for i, run in enumerate(plan.runs, 1):
             prefix = f"[{i}/{total}] {run.run_id}"
