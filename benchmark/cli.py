@@ -22,6 +22,7 @@ import sys
 from pathlib import Path
 
 from benchmark.errors import BenchError
+from benchmark.version import VersionAction
 
 SUITES_DIR = Path("suites")
 
@@ -106,7 +107,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from benchmark.suite.validate import validate_experiment
 
     suite = load_suite(args.suite)
-    plan = make_plan(suite, args.profile, args.only)
+    plan = make_plan(suite, args.profile, args.only, overrides=cli_overrides(args))
     for res in {id(r.resolved): r.resolved for r in plan.runs}.values():
         validate_experiment(res)
     total_h = 0.0
@@ -129,6 +130,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
     note = f" (+{unknown} runs without an estimate)" if unknown else ""
     print(f"estimated total on {args.device}: {total_h:.2f} h at nominal throughput{note}; rough, see benchmark/suite/plan.py")
     return 0
+
+
+def cli_overrides(args: argparse.Namespace) -> list:
+    """The ``key=value`` overrides and ``--seeds/--epochs/--steps`` of ``bench run`` / ``bench plan``."""
+    from benchmark.suite.overrides import collect
+
+    return collect(args.overrides, seeds=args.seeds, epochs=args.epochs, steps=args.steps)
+
+
+def add_override_arguments(p: argparse.ArgumentParser) -> None:
+    """``KEY=VALUE ...`` (after the suite), ``--seeds``, ``--epochs``, ``--steps``."""
+    p.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                   help="set a dotted experiment field for every run, after the suite's profile and grid "
+                   "(e.g. pretrain.epochs=2 method.temperature=0.2); part of each run's config and hash")
+    p.add_argument("--seeds", default=None, help="comma-separated seeds for every experiment, e.g. 0,1,2")
+    p.add_argument("--epochs", type=int, default=None, help="pretraining epochs of every run (pretrain.epochs)")
+    p.add_argument("--steps", type=int, default=None, help="cap on pretraining steps of every run (pretrain.max_steps)")
 
 
 def choose_results_dir(args: argparse.Namespace, suite: str, profile: str) -> Path:
@@ -156,9 +174,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.suite.loader import load_suite
     from benchmark.suite.plan import make_plan
     from benchmark.suite.validate import validate_experiment
+    from benchmark.train.loggers import DEFAULT_LOGGERS, check_loggers
 
     suite = load_suite(args.suite)
-    plan = make_plan(suite, args.profile, args.only)
+    plan = make_plan(suite, args.profile, args.only, overrides=cli_overrides(args))
     for res in {id(r.resolved): r.resolved for r in plan.runs}.values():
         validate_experiment(res)
     results_dir = choose_results_dir(args, suite.name, plan.profile)
@@ -170,6 +189,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
         debug=args.debug,
         force=args.force,
+        loggers=tuple(check_loggers(args.logger or list(DEFAULT_LOGGERS))),
     )
     if args.launcher == "slurm":
         from benchmark.launch import submit_plan
@@ -193,6 +213,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
+    parser.add_argument("--version", action=VersionAction,
+                        help="print the package, torch, lightly and Lightning versions and the git commit, then exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("list", help="list suites and their experiments")
@@ -209,6 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default=None)
     p.add_argument("--only", default=None, help="glob or substring of run paths / experiment ids")
     p.add_argument("--device", default="cuda", choices=["cpu", "cuda"], help="device class for the estimate")
+    add_override_arguments(p)
     p.set_defaults(func=cmd_plan)
 
     p = sub.add_parser("run", help="execute a suite (finished runs are skipped)")
@@ -223,12 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--download", action="store_true", help="let torchvision download missing datasets")
     p.add_argument("--force", action="store_true", help="redo finished runs")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--logger", action="append", choices=["csv", "tensorboard", "wandb", "none"], default=None,
+                   help="Lightning logger of pretraining, into <run>/logs/ (repeatable; default csv; tensorboard "
+                   "and wandb need their packages; none: no logs)")
     p.add_argument("--launcher", default="local", choices=["local", "slurm"], help="slurm: submit runs via submitit")
     p.add_argument("--slurm-partition", default=None)
     p.add_argument("--slurm-time", type=int, default=24 * 60, help="minutes per job")
     p.add_argument("--slurm-gpus", type=int, default=1)
     p.add_argument("--slurm-cpus", type=int, default=8)
     p.add_argument("--slurm-local", action="store_true", help="use submitit's local executor (testing)")
+    add_override_arguments(p)
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(

@@ -50,6 +50,7 @@ class RunJob(Checkpointable):  # type: ignore[misc]
     run_path: str
     config_hash: str
     options: dict[str, Any]
+    overrides: tuple[Any, ...] = ()  # benchmark.suite.overrides.Override of the command line, applied again here
 
     def __call__(self) -> dict[str, Any]:
         import torch
@@ -62,7 +63,7 @@ class RunJob(Checkpointable):  # type: ignore[misc]
         # only between processes with the same thread count
         torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
         opts = RunOptions(**{k: Path(v) if k in ("data_root", "results_dir") else v for k, v in self.options.items()})
-        plan = make_plan(load_suite(self.suite_path), self.profile)
+        plan = make_plan(load_suite(self.suite_path), self.profile, overrides=self.overrides)
         run = next((r for r in plan.runs if r.path == self.run_path), None)
         if run is None or run.config_hash != self.config_hash:
             raise SuiteError(
@@ -142,7 +143,7 @@ def submit_plan(plan: Plan, opts: Any, args: argparse.Namespace) -> int:
             with executor.batch():
                 for run in runs:
                     job = RunJob(suite_path=str(plan.suite.path.resolve()), profile=plan.profile, run_path=run.path,
-                                 config_hash=run.config_hash, options=options)
+                                 config_hash=run.config_hash, options=options, overrides=plan.overrides)
                     jobs.append(executor.submit(job))
             submitted += list(zip(runs, jobs, strict=True))
         for run, job in submitted:

@@ -40,6 +40,7 @@ class RunOptions:
     progress: bool = True
     debug: bool = False
     force: bool = False
+    loggers: tuple[str, ...] = ("csv",)  # Lightning loggers of pretraining (benchmark.train.loggers), checked
     log: Any = field(default=print)
 
 
@@ -141,6 +142,8 @@ def _quiet_lightning() -> None:
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(LeafSpec|does not have many workers|litlogger).*")
+    # a resumed run's CSV/TensorBoard logs continue in the same directory on purpose (benchmark.train.loggers)
+    warnings.filterwarnings("ignore", message=r".*Experiment logs directory .* exists and is not empty.*")
 
 
 def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: RunOptions) -> tuple[Any, dict[str, Any]]:
@@ -214,6 +217,9 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         from benchmark.measure import MeasureCallback
 
         measure_cb = MeasureCallback.from_config(cfg.measure)
+    from benchmark.train.loggers import build_loggers
+
+    loggers, log_dirs = build_loggers(opts.loggers, run_dir, run.run_id, run.hashed_config())
     world = pcfg.devices * pcfg.num_nodes
     strategy, plugins, spawned = _strategy(pcfg, opts.device)
     accelerator = _accelerator(opts.device)
@@ -231,11 +237,11 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         gradient_clip_val=pcfg.gradient_clip_val,
         callbacks=[ckpt_cb] + ([measure_cb] if measure_cb is not None else []),
         plugins=[AtomicCheckpointIO(), *plugins],
-        logger=False,
+        logger=loggers or False,
         enable_progress_bar=opts.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        log_every_n_steps=max(1, min(50, steps_per_epoch)),
+        log_every_n_steps=max(1, min(50, steps_per_epoch, max_steps)),  # a short run logs at least once
         default_root_dir=str(run_dir),
         use_distributed_sampler=False,  # the loader's RunBatchSampler shards every global batch itself
     )
@@ -275,6 +281,7 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         "or_penalty_layers": module.last_penalty_layers,
         "embedding_std": module.last_embedding_std,
         "seconds": seconds,
+        "logs": log_dirs,  # logger -> directory under the run directory
     }
     if resume.rejected:
         summary["checkpoint_rejected"] = resume.rejected
@@ -568,6 +575,8 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
         "reproduces": _dump_reference(cfg),
         "status": "running",
     }
+    if run.overrides:  # their values are in "config" (and so in the hash); this says where they came from
+        record["overrides"] = list(run.overrides)
     splits = load_splits(cfg, opts)
     train_labels = np.asarray(splits.train_labels)
     test_labels = np.asarray(splits.test_labels)

@@ -8,13 +8,17 @@ resolved experiment, suite id and version, seed) and nothing that cannot (data r
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import SuiteError
 from benchmark.results.provenance import computation_hash, config_hash, fill_probe_params
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.schema import ExperimentConfig
+
+if TYPE_CHECKING:
+    from benchmark.suite.overrides import Override
 
 # Nominal training throughput (images/s, forward+backward per view) used only for `bench plan` estimates.
 # CPU numbers measured on this project's 2-core CI machine; GPU numbers are rough A100-class figures.
@@ -61,6 +65,7 @@ class Run:
     seed: int
     config: ExperimentConfig
     resolved: ResolvedExperiment
+    overrides: tuple[str, ...] = ()  # the command-line overrides applied (their values are in ``config``)
 
     @property
     def path(self) -> str:
@@ -106,13 +111,17 @@ class Plan:
     suite: Suite
     profile: str
     runs: list[Run]
+    overrides: tuple[Override, ...] = ()  # the command-line overrides every run was resolved with
 
 
-def make_plan(suite: Suite, profile: str | None = None, only: str | None = None) -> Plan:
-    """All runs of ``profile``; ``only`` is a glob (or substring) matched against run paths and experiment ids."""
+def make_plan(suite: Suite, profile: str | None = None, only: str | None = None,
+              overrides: Sequence[Override] = ()) -> Plan:
+    """All runs of ``profile``; ``only`` is a glob (or substring) matched against run paths and experiment ids;
+    ``overrides`` (command line) apply after the grid point, so they are part of every run's config and hash."""
     profile = profile or suite.file.default_profile
     runs: list[Run] = []
-    for res in suite.resolve(profile):
+    texts = tuple(o.text for o in overrides)
+    for res in suite.resolve(profile, overrides):
         for seed in res.config.seeds:
             runs.append(
                 Run(
@@ -124,6 +133,7 @@ def make_plan(suite: Suite, profile: str | None = None, only: str | None = None)
                     seed=seed,
                     config=res.config,
                     resolved=res,
+                    overrides=texts,
                 )
             )
     if only:
@@ -135,7 +145,7 @@ def make_plan(suite: Suite, profile: str | None = None, only: str | None = None)
                 path=str(suite.path),
                 hint="`bench plan SUITE --profile P` lists the run paths",
             )
-    return Plan(suite=suite, profile=profile, runs=runs)
+    return Plan(suite=suite, profile=profile, runs=runs, overrides=tuple(overrides))
 
 
 def estimate(run: Run, device: str = "cuda") -> dict[str, Any]:

@@ -94,7 +94,7 @@ class PretrainModule(pl.LightningModule):
             views = [views]
         step = int(self.global_step)
         self._step = step
-        log_now = step % self._log_every() == 0
+        log_now = (step + 1) % self._log_every() == 0  # the steps Lightning hands to the loggers
         if faults.active("oom_at_step", step):
             raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (injected by BENCH_FAULT at step {step})")
         out = self.method.training_step(list(views), step=step)
