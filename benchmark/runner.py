@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
+from benchmark.errors import BenchError, RunFailure, RunInterrupted, SuiteError
 from benchmark.results.artifacts import write_figures_data
 from benchmark.results.provenance import hardware, package_versions, process_git_state
 from benchmark.results.store import ResultsStore
@@ -252,6 +252,13 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     except torch.cuda.OutOfMemoryError as exc:
         raise RunFailure(f"out of memory: {str(exc).splitlines()[0] if str(exc) else exc!r}", kind="out_of_memory",
                          step=int(trainer.global_step)) from exc
+    except SystemExit:
+        if trainer.interrupted:  # Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT from then on
+            import signal
+
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt from None
+        raise
     except Exception as exc:
         failure = _spawned_failure(exc) if spawned else None
         if failure is not None:
@@ -692,23 +699,37 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
     records: list[dict[str, Any]] = []
     with store.lock():
+        from benchmark.preflight import check_before_first_run
+        from benchmark.progress import SuiteProgress
         from benchmark.suite.validate import check_baselines_file
 
         write_suite_meta(plan, store, check_baselines_file(plan.suite))
         total = len(plan.runs)
+        todo = {r.path for r in plan.runs
+                if opts.force or not store.is_done(r.path, r.config_hash, r.computation_hash)}
+        check_before_first_run([r for r in plan.runs if r.path in todo], device=opts.device,
+                               data_root=opts.data_root, download=opts.download)
+        progress = SuiteProgress(opts.device)
+        opts.log(progress.line(total - len(todo), total, [r for r in plan.runs if r.path in todo]))
         for i, run in enumerate(plan.runs, 1):
             prefix = f"[{i}/{total}] {run.run_id}"
-            if not opts.force and store.is_done(run.path, run.config_hash, run.computation_hash):
+            if run.path not in todo:
                 opts.log(f"{prefix}: done already (config {run.config_hash}), skipped")
                 records.append(store.load(run.path) or {})
                 continue
             opts.log(f"{prefix}: running")
             try:
                 rec = execute_run(run, opts, store)
-            except DataError:
-                raise
+            except KeyboardInterrupt:
+                ckpt = store.run_dir(run.path) / "checkpoints" / "last.ckpt"
+                finished = sum(1 for r in plan.runs if store.is_done(r.path, r.config_hash, r.computation_hash))
+                raise RunInterrupted(run.run_id, index=i, total=total, results_dir=str(store.root),
+                                     checkpoint_step=_ckpt_step(ckpt) if ckpt.exists() else None,
+                                     finished=finished) from None
             records.append(rec)
+            progress.observe(run, rec)
             opts.log(f"{prefix}: {summarize(rec)}")
+            opts.log(f"  {progress.line(i, total, [r for r in plan.runs[i:] if r.path in todo])}")
     return records
 
 

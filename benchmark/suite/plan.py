@@ -148,12 +148,42 @@ def make_plan(suite: Suite, profile: str | None = None, only: str | None = None,
     return Plan(suite=suite, profile=profile, runs=runs, overrides=tuple(overrides))
 
 
-def estimate(run: Run, device: str = "cuda") -> dict[str, Any]:
-    """Steps, images seen and a rough time estimate (hours) for one run."""
+def training_shape(run: Run) -> str:
+    """What the time of one pretraining step depends on (method, backbone, regulariser, augmentation, input size,
+    per-device batch, precision), as a canonical JSON string: runs of one shape share a measured step time."""
+    import json
+
+    exp = run.config.model_dump(mode="json")
+    data = exp["data"]
+    keys = {"method": exp["method"], "backbone": exp["backbone"], "regularizer": exp["regularizer"],
+            "augment": exp["augment"], "data": {k: data[k] for k in ("input_size", "eval_resize")},
+            "pretrain": {k: exp["pretrain"][k] for k in ("batch_size_per_device", "precision")}}
+    return json.dumps(keys, sort_keys=True, default=str)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``'?'``, ``'42 s'``, ``'12 min'``, ``'3.4 h'`` or ``'2.1 d'``: a duration in the unit that reads best."""
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def estimate(run: Run, device: str = "cuda", n_train: int | None = None) -> dict[str, Any]:
+    """Steps, images seen and a rough time estimate (hours, at the nominal throughput of ``device``) for one run.
+
+    ``n_train``: the size of the run's pretraining set after its subsets, when known (``bench plan`` loads small
+    datasets under ``--data-root`` to count it); else it comes from :data:`KNOWN_TRAIN_SIZES`.
+    """
     cfg = run.config
-    n = KNOWN_TRAIN_SIZES.get(cfg.data.dataset)
+    n = n_train if n_train is not None else KNOWN_TRAIN_SIZES.get(cfg.data.dataset)
     sub = cfg.data.train_subset
-    if sub is not None and n is not None:
+    if sub is not None and n is not None and n_train is None:
         if sub.per_class is not None:
             n = None if cfg.data.dataset not in ("cifar10", "digits", "stl10", "cifar100") else n
         if sub.fraction is not None and n is not None:

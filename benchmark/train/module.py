@@ -135,6 +135,7 @@ class PretrainModule(pl.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         faults.maybe_kill("after_step", int(self.global_step))  # test-only; runs after this step's checkpoint
+        faults.maybe_interrupt("sigint_after_step", int(self.global_step))
 
     def on_train_start(self) -> None:
         if self._pending_rng is not None:  # resumed: continue the random stream where the checkpoint left it

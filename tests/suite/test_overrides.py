@@ -77,3 +77,15 @@ def test_unknown_deep_keys_name_the_override(write_suite) -> None:
     with pytest.raises(SuiteError) as info:
         make_plan(suite, overrides=collect(["pretrain.epoch=1"]))
     assert "command line 'pretrain.epoch=1'" in info.value.format() and "did you mean 'epochs'" in info.value.format()
+
+
+def test_overrides_may_follow_options_on_the_command_line() -> None:
+    from benchmark.cli import build_parser, parse_with_trailing_overrides
+
+    parser = build_parser()
+    args = parse_with_trailing_overrides(parser, ["run", "s.yaml", "a.b=1", "--device", "cpu", "c.d={x: 1}"])
+    assert args.overrides == ["a.b=1", "c.d={x: 1}"] and args.device == "cpu"
+    with pytest.raises(SystemExit):
+        parse_with_trailing_overrides(parser, ["run", "s.yaml", "--bogus"])
+    with pytest.raises(SystemExit):
+        parse_with_trailing_overrides(parser, ["report", "dir", "a.b=1"]), "only run and plan take overrides"
