@@ -158,4 +158,4 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     title = "Reproduction report: " + ", ".join(suites)
     return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
                          notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html, gains=gains,
-                         coverage=suite_coverage(Path(results_dir), suites, baselines))
+                         coverage=suite_coverage(Path(results_dir), suites, baselines), records=records)
