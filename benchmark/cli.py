@@ -347,17 +347,23 @@ def interrupted_message(exc: KeyboardInterrupt, argv: list[str]) -> str:
             f"are kept in {exc.results_dir} and skipped on rerun.\nresume with: {again}")
 
 
+#: The paper-profile-on-CPU warning is left out for suites with fewer runs than this whose GPU time is under 1 h.
+PAPER_WARNING_MIN_RUNS = 10
+
+
 def paper_profile_warning(plan: object, device: str) -> str | None:
     """A warning when the ``paper`` profile (the papers' full protocol, GPU-days) is started on a CPU."""
     from benchmark.suite.plan import estimate, format_duration
 
-    if plan.profile != "paper" or device != "cpu":  # type: ignore[attr-defined]
+    others = [p for p in plan.suite.profile_names() if p != "paper"]  # type: ignore[attr-defined]
+    if plan.profile != "paper" or device != "cpu" or not others:  # type: ignore[attr-defined]
         return None
     runs = plan.runs  # type: ignore[attr-defined]
     gpu_hours = [estimate(r, "cuda")["hours"] for r in runs]
     known = [h for h in gpu_hours if h is not None]
+    if len(runs) < PAPER_WARNING_MIN_RUNS and sum(known) < 1.0 and len(known) == len(runs):
+        return None  # a small suite whose paper profile is cheap anyway
     cost = f", about {format_duration(sum(known) * 3600)} at nominal GPU throughput" if known else ""
-    others = [p for p in plan.suite.profile_names() if p != "paper"]  # type: ignore[attr-defined]
     return (f"warning: profile 'paper' is the papers' full protocol ({len(runs)} runs{cost}) and this run is on "
             f"the CPU; for a check on this machine use --profile {' / '.join(others) or '...'} "
             "(`bench plan SUITE --profile P --device cpu --measure` estimates any profile here); Ctrl-C stops "

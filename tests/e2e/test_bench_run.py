@@ -85,7 +85,7 @@ def test_run_writes_complete_records(finished_run):
 def test_report_files_and_verdicts(finished_run):
     _, results, _ = finished_run
     md = (results / "report.md").read_text()
-    assert "| simclr | none | linear.top1 |" in md and "99.00" in md and "x not comparable" not in md
+    assert "| simclr | none (regularizer none) | linear.top1 |" in md and "99.00" in md and "x not comparable" not in md
     # profile 'paper' with a reported number: a verdict is computed (the tiny run is far below 99)
     assert "− below" in md
     csv = (results / "report.csv").read_text().splitlines()
