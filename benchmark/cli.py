@@ -153,11 +153,11 @@ def default_device() -> str:
 
 
 def train_sizes(plan: object, data_root: Path) -> dict[str, int | None]:
-    """Pretraining-set size (after subsets) of each run whose dataset has no known size but loads from
-    ``data_root`` (e.g. the npz CIFAR-10 subset); runs of other datasets are left out."""
+    """Pretraining-set size (after subsets) of each run whose dataset has no size in
+    :data:`~benchmark.suite.plan.KNOWN_TRAIN_SIZES` but loads from ``data_root`` (e.g. the npz CIFAR-10 subset);
+    runs of datasets with a known size (ImageNet & co., never scanned here) or that do not load are left out."""
     import numpy as np
 
-    from benchmark.errors import DataError
     from benchmark.runner import RunOptions, load_splits, subset_indices
     from benchmark.suite.plan import KNOWN_TRAIN_SIZES
 
@@ -165,14 +165,14 @@ def train_sizes(plan: object, data_root: Path) -> dict[str, int | None]:
     counted: dict[str, int | None] = {}
     for run in plan.runs:  # type: ignore[attr-defined]
         data = run.config.data
-        if data.dataset in KNOWN_TRAIN_SIZES and data.train_subset is None:
+        if data.dataset in KNOWN_TRAIN_SIZES:
             continue
         key = data.model_dump_json(include={"dataset", "params", "train_subset"})
         if key not in counted:
             try:
                 splits = load_splits(run.config, RunOptions(data_root=data_root))
                 counted[key] = len(subset_indices(np.asarray(splits.train_labels), data.train_subset))
-            except DataError:
+            except BenchError:  # missing or unloadable here: the estimate says '?'
                 counted[key] = None
         out[run.run_id] = counted[key]
     return out
