@@ -54,3 +54,15 @@ def test_the_line_gives_runs_done_time_left_and_eta(write_suite):
     line = progress.line(1, len(runs), [runs[1]], now=now)
     assert line == "suite: 1/6 runs done, about 50 s left (ETA 2026-01-01 12:00 UTC)"
     assert progress.line(6, 6, []) == "suite: 6/6 runs done"
+
+
+def test_datasets_of_unknown_size_are_sized_from_finished_records(write_suite):
+    text = SUITE.replace("data: {dataset: digits}", "data: {dataset: npz, params: {path: x.npz}}")
+    runs = {r.path: r for r in make_plan(load_suite(write_suite(text))).runs}
+    progress = SuiteProgress("cpu")
+    assert progress.predict(runs["b/seed0"]) is None, "npz: no size known before a run reports it"
+    rec = _record(steps=20, pretrain_s=40.0, total_s=50.0)
+    rec["data"] = {"n_train": 1300}
+    progress.observe(runs["a/1/seed0"], rec)
+    assert estimate(runs["b/seed0"], "cpu", 1300)["steps"] == 20
+    assert progress.predict(runs["b/seed0"]) is not None
