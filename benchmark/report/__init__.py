@@ -9,7 +9,6 @@ were run from (:mod:`~benchmark.report.coverage`), figures (:mod:`~benchmark.rep
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ from benchmark.report.diff import build_rows
 from benchmark.report.gains import GainResult, evaluate_differences
 from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
+from benchmark.results.suite_meta import read_suite_meta, resolve_recorded_path
 
 if TYPE_CHECKING:
     from benchmark.suite.loader import Suite
@@ -60,14 +60,13 @@ def judge_differences(records: list[dict], baselines: dict[str, BaselineFile]) -
 
 def recorded_suite(results_dir: Path) -> tuple[Suite | None, str | None]:
     """(the loaded suite a results directory was run from, None) per its ``suite.json``, or (None, why not)."""
-    meta = Path(results_dir) / "suite.json"
-    if not meta.exists():
-        return None, f"no suite.json in {results_dir} (the suite file the runs came from is not recorded)"
     try:
-        info = json.loads(meta.read_text())
+        info = read_suite_meta(Path(results_dir))
+        if info is None:
+            return None, f"no suite.json in {results_dir} (the suite file the runs came from is not recorded)"
         from benchmark.suite.loader import load_suite
 
-        return load_suite(info["suite_file"]), None
+        return load_suite(resolve_recorded_path(info["suite_file"])), None
     except KeyError:
         return None, "suite.json does not name the suite file (suite_file)"
     except (OSError, ValueError, BenchError) as exc:
@@ -136,11 +135,9 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
         raise ResultsError(f"no run records under {results_dir}/runs", hint="run `bench run SUITE` first")
     default_dirs = [Path.cwd() / "baselines", Path(__file__).resolve().parents[2] / "baselines"]
     explicit: dict[str, Path] = {}
-    meta = Path(results_dir) / "suite.json"
-    if meta.exists():
-        info = json.loads(meta.read_text())
-        if info.get("baselines"):
-            explicit[info["suite"]] = Path(info["baselines"])
+    info = read_suite_meta(Path(results_dir))
+    if info is not None and info.get("baselines"):
+        explicit[info["suite"]] = resolve_recorded_path(info["baselines"])
     baselines = find_baselines(records, (baselines_dirs or []) + default_dirs, explicit)
     rows = build_rows(records, baselines)
     claims = judge_claims(records, baselines)
@@ -161,4 +158,4 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     title = "Reproduction report: " + ", ".join(suites)
     return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
                          notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html, gains=gains,
-                         coverage=suite_coverage(Path(results_dir), suites, baselines))
+                         coverage=suite_coverage(Path(results_dir), suites, baselines), records=records)

@@ -473,10 +473,39 @@ def fmt_number(x: float | None) -> str:
     return f"{x:.4g}"
 
 
+#: Units of claim differences by measurement alias (the summary stores seconds and bytes; bytes are shown in MiB).
+MEASURE_UNITS = {"step_time": "s", "iteration_time": "s", "loss_time": "s", "regularizer_time": "s",
+                 "throughput": "images/s", "peak_memory": "MiB", "loss_peak_memory": "MiB"}
+#: Record paths with a known unit; other record paths are in the record's own unit.
+PATH_UNITS = {"diagnostics.effective_rank": "dimensions", "pretrain.final_loss": "loss units"}
+
+
+def metric_unit(metric: str) -> tuple[str, float]:
+    """(unit of a claim metric's difference, factor from the record's value to that unit).
+
+    Accuracies (``<probe>.top1``, ``food101/linear.top5``, ...) differ in percentage points; times in seconds;
+    memory in MiB (records hold bytes); ``diagnostics.effective_rank`` in dimensions.
+    """
+    parts = metric.split(".")
+    if parts[0] == "measure" and len(parts) > 1:
+        unit = MEASURE_UNITS.get(parts[1], "")
+        return unit, (1 / 2**20) if unit == "MiB" else 1.0
+    if metric in PATH_UNITS:
+        return PATH_UNITS[metric], 1.0
+    if parts[-1].startswith("top") and parts[-1][3:].split("_")[0].isdigit():
+        return "points", 1.0
+    return "", 1.0
+
+
 def result_cells(r: ClaimResult) -> dict[str, str]:
-    """The CSV/Markdown/HTML cells of one claim result."""
+    """The CSV/Markdown/HTML cells of one claim result; ``mean_diff`` and ``ci95`` in ``unit``."""
     s = r.stats
-    ci = f"[{fmt_number(s.ci_low)}, {fmt_number(s.ci_high)}]" if s.ci_low is not None else ""
+    unit, factor = metric_unit(r.claim.metric)
+
+    def scaled(x: float | None) -> float | None:
+        return None if x is None else x * factor
+
+    ci = f"[{fmt_number(scaled(s.ci_low))}, {fmt_number(scaled(s.ci_high))}]" if s.ci_low is not None else ""
     src = r.claim.source
     return {
         "suite": r.suite,
@@ -487,8 +516,9 @@ def result_cells(r: ClaimResult) -> dict[str, str]:
         "profile": r.profile or "",
         "n_pairs": str(s.n),
         "seeds": " ".join(str(x) for x in r.seeds),
-        "mean_diff": fmt_number(s.mean),
+        "mean_diff": fmt_number(scaled(s.mean)),
         "ci95": ci,
+        "unit": unit,
         "verdict": f"{r.mark} {r.verdict}",
         "reason": r.reason,
         "scale": r.scale,
@@ -502,4 +532,4 @@ def result_cells(r: ClaimResult) -> dict[str, str]:
 EXTENSION_MARK = "extension (not a claim of the paper)"
 
 CLAIM_COLUMNS = ["suite", "claim", "kind", "statement", "expectation", "profile", "n_pairs", "seeds", "mean_diff",
-                 "ci95", "verdict", "reason", "scale", "source", "quote", "missing"]
+                 "ci95", "unit", "verdict", "reason", "scale", "source", "quote", "missing"]
