@@ -8,6 +8,7 @@ Examples::
     bench run suites/or_neurips24.yaml --profile smoke          # the main job: writes results/ and a report
     bench run suites/smoke.yaml --profile cifar10_subset --data-root ../shared/datasets
     bench report results/or_neurips24/smoke
+    bench run suites/or_neurips24.yaml --profile cpu --data-root ../shared/datasets --until-decided --max-seeds 8
     bench coverage suites/or_neurips24.yaml suites/sfrik_iclr23.yaml   # the paper's tables/figures vs experiments
 
 User errors (bad suite, missing data, unknown names) print one line plus a hint and exit with code 2;
@@ -155,6 +156,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         debug=args.debug,
         force=args.force,
     )
+    sequential_flags = [f for f, on in (("--max-seeds", args.max_seeds is not None), ("--budget-hours",
+                        args.budget_hours is not None), ("--claims", args.claims), ("--dry-run", args.dry_run)) if on]
+    if sequential_flags and not args.until_decided:
+        raise BenchError(f"{', '.join(sequential_flags)} only apply with --until-decided", hint="add --until-decided")
+    if args.until_decided:
+        if args.launcher != "local":
+            raise BenchError("--until-decided runs locally only", hint="drop --launcher slurm")
+        from benchmark.report.power import DEFAULT_MAX_SEEDS
+        from benchmark.until_decided import run_cli
+
+        args.max_seeds = DEFAULT_MAX_SEEDS if args.max_seeds is None else args.max_seeds
+        return run_cli(plan, opts, args)
     if args.launcher == "slurm":
         from benchmark.launch import submit_plan
 
@@ -169,7 +182,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from benchmark.report import make_report
 
-    paths = make_report(Path(args.results_dir), [Path(b) for b in args.baselines] if args.baselines else None)
+    paths = make_report(Path(args.results_dir), [Path(b) for b in args.baselines] if args.baselines else None,
+                        max_seeds=args.max_seeds)
     print(f"wrote {paths['md']}, {paths['csv']}, {paths['html']}")
     return 0
 
@@ -211,6 +225,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-gpus", type=int, default=1)
     p.add_argument("--slurm-cpus", type=int, default=8)
     p.add_argument("--slurm-local", action="store_true", help="use submitit's local executor (testing)")
+    p.add_argument("--until-decided", action="store_true",
+                   help="after the profile's seeds, add seed pairs to undecided claims until an always-valid 95%% "
+                   "confidence sequence decides them (README: Power and sequential seeds)")
+    p.add_argument("--max-seeds", type=int, default=None,
+                   help="--until-decided: at most this many seed pairs per claim (default 10)")
+    p.add_argument("--budget-hours", type=float, default=None,
+                   help="--until-decided: start no round that would end past this many hours (estimated from the "
+                   "records' measured run times)")
+    p.add_argument("--claims", default=None, help="--until-decided: comma-separated globs of the claim ids to extend")
+    p.add_argument("--dry-run", action="store_true",
+                   help="--until-decided: print the claims' power analysis and the first round, run nothing")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -229,6 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.md/.csv/.html from a results directory")
     p.add_argument("results_dir")
     p.add_argument("--baselines", action="append", help="extra directory with <suite>.yaml baselines")
+    p.add_argument("--max-seeds", type=int, default=10,
+                   help="affordable seeds per claim for the power analysis (default 10)")
     p.set_defaults(func=cmd_report)
     return parser
 
