@@ -9,6 +9,7 @@ Examples::
     bench run suites/smoke.yaml --profile cifar10_subset --data-root ../shared/datasets
     bench report results/or_neurips24/smoke
     bench run suites/or_neurips24.yaml --profile cpu --data-root ../shared/datasets --until-decided --max-seeds 8
+    bench compare results/or_neurips24/cpu /tmp/rerun --fail-on-diff   # Δ per metric against seed noise
     bench coverage suites/or_neurips24.yaml suites/sfrik_iclr23.yaml   # the paper's tables/figures vs experiments
 
 User errors (bad suite, missing data, unknown names) print one line plus a hint and exit with code 2;
@@ -188,6 +189,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.report.compare import compare_results, render_markdown
+
+    comparison = compare_results(Path(args.results_a), Path(args.results_b))
+    sys.stdout.write(render_markdown(comparison))
+    return 1 if args.fail_on_diff and comparison.differs else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--debug", action="store_true", help="show tracebacks for user errors")
@@ -257,6 +266,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-seeds", type=int, default=10,
                    help="affordable seeds per claim for the power analysis (default 10)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "compare", help="the same runs in two results directories side by side: Δ and whether it exceeds seed noise",
+        description="Match the runs of two results directories (two machines, commits or library versions) by "
+        "suite, profile, experiment and variant; per metric: each side's mean ± sd, Δ = B − A, its 95 % t-interval "
+        "(paired by seed) and a mark (= identical, ~ within seed noise, +/− beyond it, ? no noise estimate, ! failed "
+        "in one set).\n\nexample:\n  bench compare results/or_neurips24/cpu /tmp/rerun/or_neurips24/cpu --fail-on-diff",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results_a")
+    p.add_argument("results_b")
+    p.add_argument("--fail-on-diff", action="store_true",
+                   help="exit 1 if a metric differs beyond seed noise or a run failed in one set only")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
