@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -111,7 +112,7 @@ def seeds_needed_sequential(effect: float, sd: float, power: float = POWER) -> i
     return _first_n(lambda n: power_at_critical(effect, sd, n, critical_t(n)) >= power, effect, sd)
 
 
-def _first_n(ok, effect: float, sd: float) -> int | None:
+def _first_n(ok: Callable[[int], bool], effect: float, sd: float) -> int | None:
     """Smallest n ≥ 2 with ``ok(n)`` (power grows with n), by doubling then bisection; None past the limit."""
     if effect == 0 or sd <= 0:
         return None
