@@ -30,10 +30,12 @@ inconclusive      otherwise, and whenever fewer than 2 pairs exist ("at this sca
 not checked       no run of the treatment or the control exists for any profile (listed, not judged)
 ================  ==================================================================================
 
-That t-interval is valid for a number of seeds fixed in advance (the profile's ``seeds``). Once
-``bench run --until-decided`` has added seeds to a claim (a pair whose seed is not in a side's planned ``seeds``),
-the claim is judged by the always-valid 95 % confidence sequence of :mod:`benchmark.report.sequential` over all its
-pairs instead (``design: sequential``), which stays valid however often the data were looked at. Every judged
+That t-interval is valid for a number of seeds fixed in advance (the profile's ``seeds``). When
+``bench run --until-decided`` has added seeds (a pair whose seed is not in a side's planned ``seeds``), a claim the
+t-interval at the planned seeds decides keeps that verdict (the added seeds, made for another claim sharing an arm,
+are not used); one it leaves undecided is judged by the always-valid 95 % confidence sequence of
+:mod:`benchmark.report.sequential` over all its pairs (``design: sequential``), which stays valid however often
+the data were looked at. Every judged
 claim also gets a power analysis (:mod:`benchmark.report.power`): paired sd, minimum detectable effect and the
 seeds needed at the observed effect.
 
@@ -384,13 +386,26 @@ def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: st
     diffs = paired.diffs
     stats = paired_stats(diffs)
     verdict, reason = _verdict(claim, diffs, stats)
-    design, interval = "fixed", (stats.ci_low, stats.ci_high) if stats.ci_low is not None else None
-    if paired.added and all(math.isfinite(d) for d in diffs):  # seeds added one by one: only the CS is valid
-        from benchmark.report.sequential import sequential_verdict
+    design = "fixed"
+    if paired.added and all(math.isfinite(d) for d in diffs):
+        # The sequential design: the t-interval at the profile's own seeds decides if it can; a claim it leaves
+        # undecided is judged by the confidence sequence over all pairs (valid however often it was looked at).
+        planned = [p for p in paired.pairs if p[0] not in paired.added]
+        planned_diffs = [a - b for _, a, b in planned]
+        planned_stats = paired_stats(planned_diffs)
+        planned_verdict, planned_reason = _verdict(claim, planned_diffs, planned_stats)
+        added = " ".join(map(str, paired.added))
+        if planned_verdict != "inconclusive":
+            paired.pairs, stats, verdict = planned, planned_stats, planned_verdict
+            reason = f"{planned_reason} at the profile's seeds (seeds {added}, added for other claims, not used)"
+        else:
+            from benchmark.report.sequential import sequential_verdict
 
-        seq = sequential_verdict(diffs, sign=claim.sign, margin=claim.margin)
-        design, interval, verdict = "sequential", (seq.low, seq.high), seq.verdict
-        reason = f"{seq.reason}; seeds {' '.join(map(str, paired.added))} added beyond the profile's seeds"
+            seq = sequential_verdict(diffs, sign=claim.sign, margin=claim.margin)
+            design, verdict = "sequential", seq.verdict
+            stats = PairedStats(stats.n, stats.mean, stats.sd, seq.low, seq.high)
+            reason = f"{seq.reason}; seeds {added} added beyond the profile's seeds"
+    interval = (stats.ci_low, stats.ci_high) if stats.ci_low is not None else None
     if paired.unpaired:
         reason += "; unpaired seeds: " + ", ".join(f"{k} {v}" for k, v in paired.unpaired.items())
     if paired.missing:

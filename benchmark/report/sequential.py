@@ -26,8 +26,9 @@ pairs when the observed standardised effect |x̄ − margin|/s exceeds 1.46 (the
 The reported interval is the running intersection ``∩_{k ≤ n} CS_k``, so a decided claim stays decided.
 
 Error rate of the whole procedure. The report judges a claim by the fixed-sample 95 % t-interval at the seeds its
-profile plans (n₀); only a claim left inconclusive there is extended, and from then on it is judged by the
-confidence sequence over all its pairs. At a true difference equal to the margin, P(any decision) ≤ 0.05 (the
+profile plans (n₀); a claim decided there keeps that verdict (:func:`benchmark.report.claims.evaluate_claim`
+ignores seeds added to its arms for other claims); only a claim left inconclusive there is extended, and from then
+on it is judged by the confidence sequence over all its pairs. At a true difference equal to the margin, P(any decision) ≤ 0.05 (the
 t-look) + 0.05 (every later look together), and normal differences are symmetric about the margin, so the
 probability that the *first* decision is "reproduced" is at most half of that: **≤ 5 % false "reproduced"**
 (and ≤ 5 % false "not reproduced"). A simulation of 1,000 claims checks it

@@ -75,3 +75,21 @@ def test_added_seeds_switch_a_claim_to_the_confidence_sequence(tmp_path):
     assert "seeds 3 4 5 added beyond the profile's seeds" in row["reason"]
     block = paths["md"].read_text().split("## Verdicts", 1)[1].split("\n## ", 1)[0]
     assert "95 % confidence sequence" in block and "(seeds added by --until-decided)" in block
+
+
+def test_a_claim_decided_at_the_profile_seeds_keeps_that_verdict(tmp_path):
+    """Seeds added to a shared arm for another claim do not reopen a claim the profile's own seeds decided: the
+    procedure stopped it there (what the error bound of the sequential design assumes)."""
+    diffs = [0.6, 0.7, 0.8, -3.0, -2.5]  # decided by seeds 0-2; seeds 3-4 (added later) point the other way
+    store = ResultsStore(tmp_path / "results")
+    for seed, d in enumerate(diffs):
+        store.write(f"byol_c10/so-gamma1e-06/seed{seed}", _rec("so-gamma1e-06", seed, 60.0 + d))
+        store.write(f"byol_c10/none/seed{seed}", _rec("none", seed, 60.0))
+    baselines = tmp_path / "baselines"
+    baselines.mkdir()
+    (baselines / "synth.yaml").write_text(synthetic.BASELINES)
+    paths = make_report(tmp_path / "results", [baselines], figures=False)
+    row = next(r for r in csv.DictReader(paths["claims_csv"].open()) if r["claim"] == "so_helps_byol")
+    assert row["verdict"] == "✓ reproduced"
+    assert row["design"] == "fixed seeds: 95% t-interval" and row["n_pairs"] == "3" and row["seeds"] == "0 1 2"
+    assert "seeds 3 4, added for other claims, not used" in row["reason"]
