@@ -5,9 +5,12 @@ Examples::
     bench list                                   # suites and their experiments
     bench validate suites/or_neurips24.yaml      # schema + registry names + baselines, no training
     bench plan suites/or_neurips24.yaml --profile smoke
-    bench run suites/or_neurips24.yaml --profile smoke          # the main job: records and a report, outside the repo
+    bench run suites/or_neurips24.yaml --profile digits         # the main job: decides a claim on digits in minutes, records and a report outside the repo
+    bench run suites/or_neurips24.yaml --profile smoke          # the CI wiring check (3 runs of 3 steps)
     bench run suites/smoke.yaml --profile cifar10_subset --data-root ../shared/datasets
     bench report results/or_neurips24/smoke
+    bench run suites/or_neurips24.yaml --profile cpu --data-root ../shared/datasets --until-decided --max-seeds 8
+    bench compare results/or_neurips24/cpu /tmp/rerun --fail-on-diff   # Δ per metric against seed noise
     bench coverage suites/or_neurips24.yaml suites/sfrik_iclr23.yaml   # the paper's tables/figures vs experiments
 
 User errors (bad suite, missing data, unknown names) print one line plus a hint and exit with code 2;
@@ -240,6 +243,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     warning = paper_profile_warning(plan, args.device)
     if warning:
         print(warning, file=sys.stderr)
+    sequential_flags = [f for f, on in (("--max-seeds", args.max_seeds is not None), ("--budget-hours",
+                        args.budget_hours is not None), ("--claims", args.claims), ("--dry-run", args.dry_run)) if on]
+    if sequential_flags and not args.until_decided:
+        raise BenchError(f"{', '.join(sequential_flags)} only apply with --until-decided", hint="add --until-decided")
+    if args.until_decided:
+        if args.launcher != "local":
+            raise BenchError("--until-decided runs locally only", hint="drop --launcher slurm")
+        from benchmark.report.power import DEFAULT_MAX_SEEDS
+        from benchmark.until_decided import run_cli
+
+        args.max_seeds = DEFAULT_MAX_SEEDS if args.max_seeds is None else args.max_seeds
+        return run_cli(plan, opts, args)
     if args.launcher == "slurm":
         from benchmark.launch import submit_plan
 
@@ -254,9 +269,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_report(args: argparse.Namespace) -> int:
     from benchmark.report import make_report
 
-    paths = make_report(Path(args.results_dir), [Path(b) for b in args.baselines] if args.baselines else None)
+    paths = make_report(Path(args.results_dir), [Path(b) for b in args.baselines] if args.baselines else None,
+                        max_seeds=args.max_seeds)
     print(f"wrote {paths['md']}, {paths['csv']}, {paths['html']}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from benchmark.report.compare import compare_results, render_markdown
+
+    comparison = compare_results(Path(args.results_a), Path(args.results_b))
+    sys.stdout.write(render_markdown(comparison))
+    return 1 if args.fail_on_diff and comparison.differs else 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -310,6 +334,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-cpus", type=int, default=8)
     p.add_argument("--slurm-local", action="store_true", help="use submitit's local executor (testing)")
     add_override_arguments(p)
+    p.add_argument("--until-decided", action="store_true",
+                   help="after the profile's seeds, add seed pairs to undecided claims until an always-valid 95%% "
+                   "confidence sequence decides them (README: Power and sequential seeds)")
+    p.add_argument("--max-seeds", type=int, default=None,
+                   help="--until-decided: at most this many seed pairs per claim (default 10)")
+    p.add_argument("--budget-hours", type=float, default=None,
+                   help="--until-decided: start no round that would end past this many hours (estimated from the "
+                   "records' measured run times)")
+    p.add_argument("--claims", default=None, help="--until-decided: comma-separated globs of the claim ids to extend")
+    p.add_argument("--dry-run", action="store_true",
+                   help="--until-decided: print the claims' power analysis and the first round, run nothing")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser(
@@ -328,7 +363,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="write report.md/.csv/.html from a results directory")
     p.add_argument("results_dir")
     p.add_argument("--baselines", action="append", help="extra directory with <suite>.yaml baselines")
+    p.add_argument("--max-seeds", type=int, default=10,
+                   help="affordable seeds per claim for the power analysis (default 10)")
     p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser(
+        "compare", help="the same runs in two results directories side by side: Δ and whether it exceeds seed noise",
+        description="Match the runs of two results directories (two machines, commits or library versions) by "
+        "suite, profile, experiment and variant; per metric: each side's mean ± sd, Δ = B − A, its 95 % t-interval "
+        "(paired by seed) and a mark (= identical, ~ within seed noise, +/− beyond it, ? no noise estimate, ! failed "
+        "in one set).\n\nexample:\n  bench compare results/or_neurips24/cpu /tmp/rerun/or_neurips24/cpu --fail-on-diff",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("results_a")
+    p.add_argument("results_b")
+    p.add_argument("--fail-on-diff", action="store_true",
+                   help="exit 1 if a metric differs beyond seed noise or a run failed in one set only")
+    p.set_defaults(func=cmd_compare)
     return parser
 
 
@@ -383,7 +434,19 @@ def parse_with_trailing_overrides(parser: argparse.ArgumentParser, argv: list[st
     return args
 
 
+def _passive_openmp_waits() -> None:
+    """Let idle OpenMP threads sleep instead of spinning (``OMP_WAIT_POLICY=PASSIVE``) unless the user chose.
+
+    With torch's default active waiting, a process whose threads share the cores with other work (a second job on
+    a 2-core machine) ran a tiny-ConvNet digits run 6x slower (3 min instead of 29 s); the policy only changes how
+    threads wait, not the arithmetic (that run's metrics and losses were identical under both). Must run before
+    torch is imported.
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _passive_openmp_waits()
     parser = build_parser()
     args = parse_with_trailing_overrides(parser, argv)
     try:

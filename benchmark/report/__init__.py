@@ -18,6 +18,8 @@ from benchmark.report.claims import ClaimResult, evaluate_claims
 from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, compute_coverage
 from benchmark.report.diff import build_rows
 from benchmark.report.gains import GainResult, evaluate_differences
+from benchmark.report.power import DEFAULT_MAX_SEEDS
+from benchmark.report.power import analyse as analyse_power
 from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
 from benchmark.results.suite_meta import read_suite_meta, resolve_recorded_path
@@ -42,11 +44,16 @@ def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, 
     return out
 
 
-def judge_claims(records: list[dict], baselines: dict[str, BaselineFile]) -> list[ClaimResult]:
-    """Every claim of every suite's baselines file, judged per profile on the records."""
+def judge_claims(records: list[dict], baselines: dict[str, BaselineFile], *,
+                 max_seeds: int = DEFAULT_MAX_SEEDS) -> list[ClaimResult]:
+    """Every claim of every suite's baselines file, judged per profile on the records, with its power analysis
+    (seeds needed beyond ``max_seeds`` are reported as below any affordable budget)."""
     out: list[ClaimResult] = []
     for suite, bl in sorted(baselines.items()):
         out.extend(evaluate_claims(bl.claims, records, suite=suite))
+    for result in out:
+        if result.verdict != "not checked":
+            result.power = analyse_power(result, max_seeds)
     return out
 
 
@@ -126,9 +133,10 @@ def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], li
     return [md], frag, figs
 
 
-def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, figures: bool = True
-                ) -> dict[str, Path]:
-    """Read every record under ``results_dir`` and write report.{md,csv,html}, claims.csv and figures/ there."""
+def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, figures: bool = True,
+                max_seeds: int = DEFAULT_MAX_SEEDS) -> dict[str, Path]:
+    """Read every record under ``results_dir`` and write report.{md,csv,html}, claims.csv and figures/ there;
+    ``max_seeds`` is the affordable budget of the power analysis."""
     store = ResultsStore(results_dir)
     records = list(store.records())
     if not records:
@@ -140,7 +148,7 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
         explicit[info["suite"]] = resolve_recorded_path(info["baselines"])
     baselines = find_baselines(records, (baselines_dirs or []) + default_dirs, explicit)
     rows = build_rows(records, baselines)
-    claims = judge_claims(records, baselines)
+    claims = judge_claims(records, baselines, max_seeds=max_seeds)
     gains = judge_differences(records, baselines)
     figs = []
     if figures:

@@ -28,6 +28,7 @@ from benchmark.report.diff import VERDICTS, Row
 from benchmark.report.gains import GAIN_COLUMNS, GAIN_VERDICTS, GainResult
 from benchmark.report.provenance import provenance_html, provenance_markdown
 from benchmark.report.summary import summary_html, summary_markdown
+from benchmark.report.verdicts import verdicts_html, verdicts_markdown
 from benchmark.results.store import atomic_write_text
 
 #: A figure for the HTML page: an object with ``caption``, ``data_uri`` (and ``slug``, ``png`` to be written as a
@@ -102,17 +103,27 @@ def claims_markdown(claims: list[ClaimResult]) -> list[str]:
              "Each claim is checked on paired seeds (same seed, runs differing only in the compared variant): "
              "mean paired difference treatment − control, 95 % t-interval over the differences, and a verdict: "
              + ", ".join(f"`{m}` {v}" for v, m in CLAIM_VERDICTS.items()) + ". A verdict holds only at the "
-             "profile and scale it was checked at.", ""]
+             "profile and scale it was checked at. Claims whose seeds were added by `--until-decided` are judged by "
+             "an always-valid 95 % confidence sequence instead of the t-interval. Power analysis (normal paired "
+             "differences, observed sd taken as the true one): paired sd; MDE = the smallest |Δ − margin| the "
+             "t-interval decides with 80 % power at these seeds; seeds needed = pairs for 80 % power at the "
+             "observed Δ, with fixed seeds / with `--until-decided` (see the README, *Power and sequential "
+             "seeds*).", ""]
     if any(r.verdict != "not checked" for r in claims):
         lines += ["| claim | statement | expectation | profile | n | seeds | mean diff | 95% CI | verdict | reason "
-                  "| source |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| paired sd | MDE | seeds needed (fixed / sequential) | source |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in (r for r in claims if r.verdict != "not checked"):
         c = result_cells(r)
         statement = c["statement"] if r.claim.source.kind == "paper" else f"*{EXTENSION_MARK}*: {c['statement']}"
         source = c["source"] + (f' — "{shorten(c["quote"])}"' if c["quote"] else "")
+        needed = f"{c['seeds_needed']} / {c['seeds_needed_sequential']}" if c["seeds_needed"] else "—"
+        if c["seeds_needed"] and c["seeds_needed"] == c["seeds_needed_sequential"]:
+            needed = c["seeds_needed"]
         cells = [c["claim"], statement, c["expectation"], c["profile"] or "—", c["n_pairs"], c["seeds"] or "—",
                  with_unit(c["mean_diff"], c["unit"]) or "—", with_unit(c["ci95"], c["unit"]) or "—", c["verdict"],
-                 c["reason"], source]
+                 c["reason"], with_unit(c["paired_sd"], c["unit"]) or "—", with_unit(c["mde"], c["unit"]) or "—",
+                 needed, source]
         lines.append("| " + " | ".join(md_cell(x) for x in cells) + " |")
     unchecked = [r.claim.id + (" (extension)" if r.claim.source.kind == "extension" else "")
                  for r in claims if r.verdict == "not checked"]
@@ -221,6 +232,8 @@ def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None
     lines = [f"# {title}", ""]
     if records is not None:
         lines += summary_markdown(records, rows, claims or [])
+    lines += verdicts_markdown(claims or [])
+    if records is not None:
         lines += provenance_markdown(records)
     lines.append("Reproduced = mean over seeds (± sample std, n seeds); Δ = reproduced − reported, in points. "
                  "Verdicts: " + ", ".join(f"`{m}` {v}" for v, m in VERDICTS.items()) + ".")
@@ -303,7 +316,8 @@ def claims_html(claims: list[ClaimResult]) -> list[str]:
     if judged:
         out.append("<table class='claims'><thead><tr>" + "".join(f"<th>{h}</th>" for h in
                    ["claim", "statement", "expectation", "profile", "n", "seeds", "mean diff", "95% CI", "verdict",
-                    "reason", "scale", "source"]) + "</tr></thead><tbody>")
+                    "reason", "paired sd", "MDE", "seeds needed (fixed)", "seeds needed (sequential)", "scale",
+                    "source"]) + "</tr></thead><tbody>")
     for r in judged:
         c = result_cells(r)
         ext = f"<span class='ext'>{e(EXTENSION_MARK)}</span>: " if r.claim.source.kind == "extension" else ""
@@ -314,7 +328,10 @@ def claims_html(claims: list[ClaimResult]) -> list[str]:
             f"<td>{e(c['expectation'])}</td><td>{e(c['profile'])}</td><td class='num'>{e(c['n_pairs'])}</td>"
             f"<td>{e(c['seeds'])}</td><td class='num'>{e(with_unit(c['mean_diff'], c['unit']))}</td>"
             f"<td class='num'>{e(with_unit(c['ci95'], c['unit']))}</td>"
-            f"<td>{e(c['verdict'])}</td><td>{e(c['reason'])}</td><td class='scale'>{e(c['scale'])}</td>"
+            f"<td>{e(c['verdict'])}</td><td>{e(c['reason'])}</td>"
+            f"<td class='num'>{e(with_unit(c['paired_sd'], c['unit']))}</td>"
+            f"<td class='num'>{e(with_unit(c['mde'], c['unit']))}</td><td>{e(c['seeds_needed'])}</td>"
+            f"<td>{e(c['seeds_needed_sequential'])}</td><td class='scale'>{e(c['scale'])}</td>"
             f"<td>{e(c['source'])}</td></tr>")
     if judged:
         out.append("</tbody></table>")
@@ -391,6 +408,8 @@ def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = N
            f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
     if records is not None:
         out += summary_html(records, rows, claims or [])
+    out += verdicts_html(claims or [])
+    if records is not None:
         out += provenance_html(records)
     out.append("<p>Reproduced = mean over seeds (± sample std); Δ = reproduced − reported (points). Verdicts: "
                + ", ".join(f"<code>{e(m)}</code> {e(v)}" for v, m in VERDICTS.items()) + ".</p>")
