@@ -78,3 +78,21 @@ class RunFailure(Exception):
         self.kind = kind
         self.step = step
         super().__init__(f"{kind} at step {step}: {reason}" if step is not None else f"{kind}: {reason}")
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during ``bench run``: which run was interrupted, where it resumes, and what is kept.
+
+    Args:
+        run_id: The run that was executing.
+        index: Its 1-based position in the plan; ``total`` the number of runs in the plan.
+        results_dir: Where the finished records (and the run's checkpoint) are.
+        checkpoint_step: The step of the run's last checkpoint (None: no checkpoint yet, it restarts).
+        finished: Runs with a finished record in ``results_dir`` (done before or during this invocation).
+    """
+
+    def __init__(self, run_id: str, *, index: int, total: int, results_dir: str, checkpoint_step: int | None,
+                 finished: int) -> None:
+        self.run_id, self.index, self.total = run_id, index, total
+        self.results_dir, self.checkpoint_step, self.finished = results_dir, checkpoint_step, finished
+        super().__init__(run_id)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 from collections import defaultdict
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError, SuiteError
-from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.results.store import ResultsStore
 from benchmark.suite.plan import Plan, Run
 
 try:  # submitit is only needed for --launcher slurm
@@ -51,6 +50,7 @@ class RunJob(Checkpointable):  # type: ignore[misc]
     run_path: str
     config_hash: str
     options: dict[str, Any]
+    overrides: tuple[Any, ...] = ()  # benchmark.suite.overrides.Override of the command line, applied again here
 
     def __call__(self) -> dict[str, Any]:
         import torch
@@ -63,7 +63,7 @@ class RunJob(Checkpointable):  # type: ignore[misc]
         # only between processes with the same thread count
         torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
         opts = RunOptions(**{k: Path(v) if k in ("data_root", "results_dir") else v for k, v in self.options.items()})
-        plan = make_plan(load_suite(self.suite_path), self.profile)
+        plan = make_plan(load_suite(self.suite_path), self.profile, overrides=self.overrides)
         run = next((r for r in plan.runs if r.path == self.run_path), None)
         if run is None or run.config_hash != self.config_hash:
             raise SuiteError(
@@ -101,12 +101,10 @@ def _executor(args: argparse.Namespace, folder: Path) -> Any:
 
 def _write_suite_meta(plan: Plan, store: ResultsStore) -> None:
     """suite.json, as ``run_plan`` writes it (``bench report`` reads the baselines file from it)."""
+    from benchmark.results.suite_meta import write_suite_meta
     from benchmark.suite.validate import check_baselines_file
 
-    baselines = check_baselines_file(plan.suite)
-    atomic_write_text(store.root / "suite.json", json.dumps(
-        {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path.resolve()),
-         "version": plan.suite.file.version, "baselines": str(baselines) if baselines else None}, indent=2))
+    write_suite_meta(plan, store, check_baselines_file(plan.suite))
 
 
 def submit_plan(plan: Plan, opts: Any, args: argparse.Namespace) -> int:
@@ -145,7 +143,7 @@ def submit_plan(plan: Plan, opts: Any, args: argparse.Namespace) -> int:
             with executor.batch():
                 for run in runs:
                     job = RunJob(suite_path=str(plan.suite.path.resolve()), profile=plan.profile, run_path=run.path,
-                                 config_hash=run.config_hash, options=options)
+                                 config_hash=run.config_hash, options=options, overrides=plan.overrides)
                     jobs.append(executor.submit(job))
             submitted += list(zip(runs, jobs, strict=True))
         for run, job in submitted:

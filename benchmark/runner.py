@@ -20,10 +20,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from benchmark.errors import BenchError, DataError, RunFailure, SuiteError
+from benchmark.errors import BenchError, RunFailure, RunInterrupted, SuiteError
 from benchmark.results.artifacts import write_figures_data
 from benchmark.results.provenance import hardware, package_versions, process_git_state
-from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.results.store import ResultsStore
+from benchmark.results.suite_meta import write_suite_meta
 from benchmark.suite.plan import Plan, Run
 from benchmark.suite.schema import ExperimentConfig, SubsetConfig, ValidationSplit
 
@@ -39,6 +40,7 @@ class RunOptions:
     progress: bool = True
     debug: bool = False
     force: bool = False
+    loggers: tuple[str, ...] = ("csv",)  # Lightning loggers of pretraining (benchmark.train.loggers), checked
     log: Any = field(default=print)
 
 
@@ -140,6 +142,8 @@ def _quiet_lightning() -> None:
     for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", message=r".*(LeafSpec|does not have many workers|litlogger).*")
+    # a resumed run's CSV/TensorBoard logs continue in the same directory on purpose (benchmark.train.loggers)
+    warnings.filterwarnings("ignore", message=r".*Experiment logs directory .* exists and is not empty.*")
 
 
 def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: RunOptions) -> tuple[Any, dict[str, Any]]:
@@ -213,6 +217,9 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         from benchmark.measure import MeasureCallback
 
         measure_cb = MeasureCallback.from_config(cfg.measure)
+    from benchmark.train.loggers import build_loggers
+
+    loggers, log_dirs = build_loggers(opts.loggers, run_dir, run.run_id, run.hashed_config())
     world = pcfg.devices * pcfg.num_nodes
     strategy, plugins, spawned = _strategy(pcfg, opts.device)
     accelerator = _accelerator(opts.device)
@@ -230,11 +237,11 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         gradient_clip_val=pcfg.gradient_clip_val,
         callbacks=[ckpt_cb] + ([measure_cb] if measure_cb is not None else []),
         plugins=[AtomicCheckpointIO(), *plugins],
-        logger=False,
+        logger=loggers or False,
         enable_progress_bar=opts.progress,
         enable_model_summary=False,
         num_sanity_val_steps=0,
-        log_every_n_steps=max(1, min(50, steps_per_epoch)),
+        log_every_n_steps=max(1, min(50, steps_per_epoch, max_steps)),  # a short run logs at least once
         default_root_dir=str(run_dir),
         use_distributed_sampler=False,  # the loader's RunBatchSampler shards every global batch itself
     )
@@ -245,6 +252,13 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
     except torch.cuda.OutOfMemoryError as exc:
         raise RunFailure(f"out of memory: {str(exc).splitlines()[0] if str(exc) else exc!r}", kind="out_of_memory",
                          step=int(trainer.global_step)) from exc
+    except SystemExit:
+        if trainer.interrupted:  # Lightning turns Ctrl-C into sys.exit(1) and ignores SIGINT from then on
+            import signal
+
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            raise KeyboardInterrupt from None
+        raise
     except Exception as exc:
         failure = _spawned_failure(exc) if spawned else None
         if failure is not None:
@@ -274,6 +288,7 @@ def pretrain(run: Run, splits: Any, train_idx: np.ndarray, run_dir: Path, opts: 
         "or_penalty_layers": module.last_penalty_layers,
         "embedding_std": module.last_embedding_std,
         "seconds": seconds,
+        "logs": log_dirs,  # logger -> directory under the run directory
     }
     if resume.rejected:
         summary["checkpoint_rejected"] = resume.rejected
@@ -381,9 +396,12 @@ def _ckpt_step(path: Path) -> int | None:
 
 # ---------------------------------------------------------------------------------------------- probes
 def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.ndarray, test_idx: np.ndarray,
-               opts: RunOptions, cfg: ExperimentConfig | None = None) -> tuple[dict[str, Any], dict[str, float], Any]:
-    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet).
+               opts: RunOptions, cfg: ExperimentConfig | None = None
+               ) -> tuple[dict[str, Any], dict[str, float], Any, dict[str, dict[str, Any]]]:
+    """Extract frozen features once, then run every probe; returns (metrics, timings, FeatureSet, protocol).
 
+    ``protocol`` maps each probe to the parameters it ran with, defaults included (e.g. the linear probe's
+    ``normalize``), so a record shows that its encoder and its random-init control were probed alike.
     ``cfg`` (default: the run's) supplies the data settings and probes: transfer passes the target dataset's.
     """
     from benchmark.data.transforms import build_eval_transform
@@ -393,7 +411,7 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
 
     cfg = cfg or run.config
     if not cfg.eval.probes and not cfg.eval.spectra:  # a measurement-only run: no features needed
-        return {}, {}, None
+        return {}, {}, None, {}
     transform = build_eval_transform(cfg.data)
     device = "cuda" if opts.device.startswith("cuda") else "cpu"
     encoder = encoder.to(device)
@@ -404,6 +422,7 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
     timings = {"features": time.perf_counter() - t0}
     feats = FeatureSet(train_x=tr_x, train_y=tr_y, test_x=te_x, test_y=te_y, num_classes=splits.num_classes)
     metrics: dict[str, Any] = {}
+    protocol: dict[str, dict[str, Any]] = {}
     for probe_cfg in cfg.eval.probes:
         cls = PROBES.get(probe_cfg.name)
         params = cls.Params(**probe_cfg.extras())
@@ -412,7 +431,8 @@ def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.nd
         t1 = time.perf_counter()
         metrics[probe_cfg.name] = cls(params).evaluate(feats, seed=run.seed, progress=opts.progress)
         timings[probe_cfg.name] = time.perf_counter() - t1
-    return metrics, timings, feats
+        protocol[probe_cfg.name] = params.model_dump(mode="json")
+    return metrics, timings, feats, protocol
 
 
 def validation_split(splits: Any, train_idx: np.ndarray, val: ValidationSplit) -> tuple[Any, np.ndarray, np.ndarray]:
@@ -449,11 +469,12 @@ def run_transfer(run: Run, encoder: torch.nn.Module, opts: RunOptions
         splits = load_splits(t_cfg, opts)
         train_idx = subset_indices(np.asarray(splits.train_labels), target.data.train_subset)
         test_idx = subset_indices(np.asarray(splits.test_labels), target.data.test_subset)
-        t_metrics, t_timings, _ = run_probes(run, encoder, splits, train_idx, test_idx, opts, cfg=t_cfg)
+        t_metrics, t_timings, _, t_protocol = run_probes(run, encoder, splits, train_idx, test_idx, opts, cfg=t_cfg)
         metrics.update({f"{target.name}/{probe}": values for probe, values in t_metrics.items()})
         timings.update({f"transfer/{target.name}/{part}": sec for part, sec in t_timings.items()})
         info[target.name] = {"dataset": target.data.dataset, "source": splits.source, "n_train": int(len(train_idx)),
-                             "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes)}
+                             "n_test": int(len(test_idx)), "num_classes": int(splits.num_classes),
+                             "probe_protocol": t_protocol}
     return metrics, timings, info
 
 
@@ -561,6 +582,8 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
         "reproduces": _dump_reference(cfg),
         "status": "running",
     }
+    if run.overrides:  # their values are in "config" (and so in the hash); this says where they came from
+        record["overrides"] = list(run.overrides)
     splits = load_splits(cfg, opts)
     train_labels = np.asarray(splits.train_labels)
     test_labels = np.asarray(splits.test_labels)
@@ -592,9 +615,10 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
             record["data"]["evaluated_on"] = (f"validation: {len(probe_test)} train images held out "
                                               f"(fraction {cfg.eval.validation.fraction}, seed "
                                               f"{cfg.eval.validation.seed}); probes trained on {len(probe_train)}")
-        metrics, probe_t, feats = run_probes(run, encoder, probe_splits, probe_train, probe_test, opts)
+        metrics, probe_t, feats, protocol = run_probes(run, encoder, probe_splits, probe_train, probe_test, opts)
         timings.update(probe_t)
         record["metrics"] = metrics
+        record["probe_protocol"] = protocol
         first_images = None
         if cfg.eval.spectra:
             t1 = time.perf_counter()
@@ -613,8 +637,8 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
             timings.update(t_timings)
         if cfg.eval.random_init_control:
             control, _ = build_backbone(cfg, run.seed)
-            c_metrics, c_t, c_feats = run_probes(run, control, splits, train_idx, test_idx, opts)
-            record["controls"] = {"random_init": {"metrics": c_metrics, "timings": c_t}}
+            c_metrics, c_t, c_feats, c_protocol = run_probes(run, control, splits, train_idx, test_idx, opts)
+            record["controls"] = {"random_init": {"metrics": c_metrics, "timings": c_t, "probe_protocol": c_protocol}}
             if cfg.eval.spectra:
                 record["controls"]["random_init"]["diagnostics"] = _diagnostics(control, c_feats, cfg, first_images)
         record["status"] = "ok"
@@ -675,26 +699,37 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
     records: list[dict[str, Any]] = []
     with store.lock():
+        from benchmark.preflight import check_before_first_run
+        from benchmark.progress import SuiteProgress
         from benchmark.suite.validate import check_baselines_file
 
-        baselines = check_baselines_file(plan.suite)
-        atomic_write_text(store.root / "suite.json", json.dumps(
-            {"suite": plan.suite.name, "profile": plan.profile, "suite_file": str(plan.suite.path.resolve()),
-             "version": plan.suite.file.version, "baselines": str(baselines) if baselines else None}, indent=2))
+        write_suite_meta(plan, store, check_baselines_file(plan.suite))
         total = len(plan.runs)
+        todo = {r.path for r in plan.runs
+                if opts.force or not store.is_done(r.path, r.config_hash, r.computation_hash)}
+        check_before_first_run([r for r in plan.runs if r.path in todo], device=opts.device,
+                               data_root=opts.data_root, download=opts.download)
+        progress = SuiteProgress(opts.device)
+        opts.log(progress.line(total - len(todo), total, [r for r in plan.runs if r.path in todo]))
         for i, run in enumerate(plan.runs, 1):
             prefix = f"[{i}/{total}] {run.run_id}"
-            if not opts.force and store.is_done(run.path, run.config_hash, run.computation_hash):
+            if run.path not in todo:
                 opts.log(f"{prefix}: done already (config {run.config_hash}), skipped")
                 records.append(store.load(run.path) or {})
                 continue
             opts.log(f"{prefix}: running")
             try:
                 rec = execute_run(run, opts, store)
-            except DataError:
-                raise
+            except KeyboardInterrupt:
+                ckpt = store.run_dir(run.path) / "checkpoints" / "last.ckpt"
+                finished = sum(1 for r in plan.runs if store.is_done(r.path, r.config_hash, r.computation_hash))
+                raise RunInterrupted(run.run_id, index=i, total=total, results_dir=str(store.root),
+                                     checkpoint_step=_ckpt_step(ckpt) if ckpt.exists() else None,
+                                     finished=finished) from None
             records.append(rec)
+            progress.observe(run, rec)
             opts.log(f"{prefix}: {summarize(rec)}")
+            opts.log(f"  {progress.line(i, total, [r for r in plan.runs[i:] if r.path in todo])}")
     return records
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,15 @@ def write_suite(tmp_path: Path):
         return p
 
     return _write
+
+
+@pytest.fixture(autouse=True)
+def _restore_sigint_handler():
+    """Put Python's Ctrl-C handler back after every test.
+
+    Lightning sets SIGINT to SIG_IGN when it handles a KeyboardInterrupt in-process; an ignored signal is inherited
+    by every ``bench`` subprocess a later test starts (Python then installs no handler), so a later Ctrl-C test saw
+    its SIGINT ignored and its run finish with exit code 0.
+    """
+    yield
+    signal.signal(signal.SIGINT, signal.default_int_handler)

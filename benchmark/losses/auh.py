@@ -26,8 +26,9 @@ import math
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from benchmark.losses.sphere import check_pair, sphere_pair
 
 __all__ = ["AUHLoss", "auh_uniformity"]
 
@@ -90,18 +91,8 @@ class AUHLoss(nn.Module):
 
     def terms(self, z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
         """``inv`` (unweighted MSE), ``unif`` (unweighted ½(unif_a + unif_b)), ``unif_a``, ``unif_b``, ``loss``."""
-        if z_a.ndim != 2 or z_a.shape != z_b.shape:
-            raise ValueError(
-                f"AUHLoss expects two (n, q) tensors of equal shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
-            )
-        x = F.normalize(z_a, p=2, dim=1, eps=1e-12)
-        y = F.normalize(z_b, p=2, dim=1, eps=1e-12)
-        inv = F.mse_loss(x, y)
-        if self.gather_distributed and dist.is_initialized() and dist.get_world_size() > 1:
-            from lightly.utils.dist import gather
-
-            x = torch.cat(gather(x), dim=0)
-            y = torch.cat(gather(y), dim=0)
+        check_pair("AUHLoss", z_a, z_b)
+        x, y, inv = sphere_pair(z_a, z_b, gather_distributed=self.gather_distributed)
         unif_a = auh_uniformity(x, self.scale)
         unif_b = auh_uniformity(y, self.scale)
         unif = (unif_a + unif_b) / 2

@@ -32,8 +32,9 @@ from collections.abc import Iterator, Sequence
 
 import torch
 import torch.distributed as dist
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from benchmark.losses.sphere import check_pair, sphere_pair
 
 __all__ = ["SFRIKLoss", "legendre", "sfrik_mmd"]
 
@@ -172,22 +173,12 @@ class SFRIKLoss(nn.Module):
 
     def terms(self, z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
         """All terms: ``inv`` (unweighted MSE), ``mmd`` (unweighted ½(mmd_a + mmd_b)), ``mmd_a``, ``mmd_b``, ``loss``."""
-        if z_a.ndim != 2 or z_a.shape != z_b.shape:
-            raise ValueError(
-                f"SFRIKLoss expects two (n, q) tensors of equal shape, got {tuple(z_a.shape)} and {tuple(z_b.shape)}"
-            )
+        check_pair("SFRIKLoss", z_a, z_b)
         with torch.autocast(device_type=z_a.device.type, enabled=False):
             return self._terms(z_a.to(_compute_dtype(z_a)), z_b.to(_compute_dtype(z_b)))
 
     def _terms(self, z_a: Tensor, z_b: Tensor) -> dict[str, Tensor]:
-        x = F.normalize(z_a, p=2, dim=1, eps=1e-12)
-        y = F.normalize(z_b, p=2, dim=1, eps=1e-12)
-        inv = F.mse_loss(x, y)
-        if self.gather_distributed and dist.is_initialized() and dist.get_world_size() > 1:
-            from lightly.utils.dist import gather
-
-            x = torch.cat(gather(x), dim=0)
-            y = torch.cat(gather(y), dim=0)
+        x, y, inv = sphere_pair(z_a, z_b, gather_distributed=self.gather_distributed)
         mmd_a = sfrik_mmd(x, self.weights)
         mmd_b = sfrik_mmd(y, self.weights)
         mmd = (mmd_a + mmd_b) / 2

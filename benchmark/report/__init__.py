@@ -9,7 +9,6 @@ were run from (:mod:`~benchmark.report.coverage`), figures (:mod:`~benchmark.rep
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,8 +18,11 @@ from benchmark.report.claims import ClaimResult, evaluate_claims
 from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, compute_coverage
 from benchmark.report.diff import build_rows
 from benchmark.report.gains import GainResult, evaluate_differences
+from benchmark.report.power import DEFAULT_MAX_SEEDS
+from benchmark.report.power import analyse as analyse_power
 from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
+from benchmark.results.suite_meta import read_suite_meta, resolve_recorded_path
 
 if TYPE_CHECKING:
     from benchmark.suite.loader import Suite
@@ -42,11 +44,16 @@ def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, 
     return out
 
 
-def judge_claims(records: list[dict], baselines: dict[str, BaselineFile]) -> list[ClaimResult]:
-    """Every claim of every suite's baselines file, judged per profile on the records."""
+def judge_claims(records: list[dict], baselines: dict[str, BaselineFile], *,
+                 max_seeds: int = DEFAULT_MAX_SEEDS) -> list[ClaimResult]:
+    """Every claim of every suite's baselines file, judged per profile on the records, with its power analysis
+    (seeds needed beyond ``max_seeds`` are reported as below any affordable budget)."""
     out: list[ClaimResult] = []
     for suite, bl in sorted(baselines.items()):
         out.extend(evaluate_claims(bl.claims, records, suite=suite))
+    for result in out:
+        if result.verdict != "not checked":
+            result.power = analyse_power(result, max_seeds)
     return out
 
 
@@ -60,14 +67,13 @@ def judge_differences(records: list[dict], baselines: dict[str, BaselineFile]) -
 
 def recorded_suite(results_dir: Path) -> tuple[Suite | None, str | None]:
     """(the loaded suite a results directory was run from, None) per its ``suite.json``, or (None, why not)."""
-    meta = Path(results_dir) / "suite.json"
-    if not meta.exists():
-        return None, f"no suite.json in {results_dir} (the suite file the runs came from is not recorded)"
     try:
-        info = json.loads(meta.read_text())
+        info = read_suite_meta(Path(results_dir))
+        if info is None:
+            return None, f"no suite.json in {results_dir} (the suite file the runs came from is not recorded)"
         from benchmark.suite.loader import load_suite
 
-        return load_suite(info["suite_file"]), None
+        return load_suite(resolve_recorded_path(info["suite_file"])), None
     except KeyError:
         return None, "suite.json does not name the suite file (suite_file)"
     except (OSError, ValueError, BenchError) as exc:
@@ -127,23 +133,22 @@ def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], li
     return [md], frag, figs
 
 
-def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, figures: bool = True
-                ) -> dict[str, Path]:
-    """Read every record under ``results_dir`` and write report.{md,csv,html}, claims.csv and figures/ there."""
+def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, figures: bool = True,
+                max_seeds: int = DEFAULT_MAX_SEEDS) -> dict[str, Path]:
+    """Read every record under ``results_dir`` and write report.{md,csv,html}, claims.csv and figures/ there;
+    ``max_seeds`` is the affordable budget of the power analysis."""
     store = ResultsStore(results_dir)
     records = list(store.records())
     if not records:
         raise ResultsError(f"no run records under {results_dir}/runs", hint="run `bench run SUITE` first")
     default_dirs = [Path.cwd() / "baselines", Path(__file__).resolve().parents[2] / "baselines"]
     explicit: dict[str, Path] = {}
-    meta = Path(results_dir) / "suite.json"
-    if meta.exists():
-        info = json.loads(meta.read_text())
-        if info.get("baselines"):
-            explicit[info["suite"]] = Path(info["baselines"])
+    info = read_suite_meta(Path(results_dir))
+    if info is not None and info.get("baselines"):
+        explicit[info["suite"]] = resolve_recorded_path(info["baselines"])
     baselines = find_baselines(records, (baselines_dirs or []) + default_dirs, explicit)
     rows = build_rows(records, baselines)
-    claims = judge_claims(records, baselines)
+    claims = judge_claims(records, baselines, max_seeds=max_seeds)
     gains = judge_differences(records, baselines)
     figs = []
     if figures:
@@ -161,4 +166,4 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     title = "Reproduction report: " + ", ".join(suites)
     return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
                          notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html, gains=gains,
-                         coverage=suite_coverage(Path(results_dir), suites, baselines))
+                         coverage=suite_coverage(Path(results_dir), suites, baselines), records=records)

@@ -30,6 +30,15 @@ inconclusive      otherwise, and whenever fewer than 2 pairs exist ("at this sca
 not checked       no run of the treatment or the control exists for any profile (listed, not judged)
 ================  ==================================================================================
 
+That t-interval is valid for a number of seeds fixed in advance (the profile's ``seeds``). When
+``bench run --until-decided`` has added seeds (a pair whose seed is not in a side's planned ``seeds``), a claim the
+t-interval at the planned seeds decides keeps that verdict (the added seeds, made for another claim sharing an arm,
+are not used); one it leaves undecided is judged by the always-valid 95 % confidence sequence of
+:mod:`benchmark.report.sequential` over all its pairs (``design: sequential``), which stays valid however often
+the data were looked at. Every judged
+claim also gets a power analysis (:mod:`benchmark.report.power`): paired sd, minimum detectable effect and the
+seeds needed at the observed effect.
+
 A claim of this project rather than of the paper says ``source: {kind: extension, ...}``: it cites no table or
 figure and the report labels it "extension (not a claim of the paper)". ``source.quote`` and ``source.location``
 (e.g. "§6.1, p. 8") are shown with the claim.
@@ -56,6 +65,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from benchmark.report.power import POWER_COLUMNS
 from benchmark.suite.errors_map import HintedValueError
 from benchmark.suite.schema import ID_PATTERN, ID_RE
 
@@ -285,6 +295,9 @@ class ClaimResult:
     unpaired: dict[str, list[int]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     scale: str = ""
+    design: str = "fixed"  # fixed: t-interval at the planned seeds; sequential: confidence sequence (added seeds)
+    interval: tuple[float, float] | None = None  # the interval the verdict used (t-CI or confidence sequence)
+    power: Any = None  # benchmark.report.power.PowerAnalysis, attached by the report
 
     @property
     def mark(self) -> str:
@@ -327,6 +340,7 @@ class Pairing:
     pairs: list[tuple[int, float, float]]  # (seed, treatment, control), seeds sorted
     unpaired: dict[str, list[int]]
     missing: list[str]
+    added: list[int] = field(default_factory=list)  # paired seeds outside a side's planned `seeds` (--until-decided)
 
     @property
     def diffs(self) -> list[float]:
@@ -338,6 +352,7 @@ def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, reco
     """Runs of ``treatment`` and ``control`` at ``suite``/``profile`` with the same seed, their ``metric`` values,
     the seeds present on one side only and the runs without a value (failed, not measured, both out of memory)."""
     sides: dict[str, dict[int, float]] = {"treatment": {}, "control": {}}
+    unplanned: set[int] = set()
     missing: list[str] = []
     for rec in records:
         if rec.get("suite") != suite or rec.get("profile") != profile:
@@ -346,6 +361,9 @@ def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, reco
             if not sel.matches(rec):
                 continue
             seed = int(rec.get("seed", -1))
+            planned = _dig(rec, ("config", "experiment", "seeds"))
+            if isinstance(planned, list) and seed not in planned:
+                unplanned.add(seed)
             value, why = metric_value(rec, metric)
             if value is None:
                 missing.append(f"{side} {sel.text()} seed {seed}: {why}")
@@ -357,7 +375,8 @@ def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, reco
     missing += [f"seed {s}: treatment and control both ran out of memory" for s in sorted(both_oom)]
     pairs = [(s, t[s], c[s]) for s in sorted(both - both_oom)]
     unpaired = {side: sorted(set(vals) - both) for side, vals in (("treatment", t), ("control", c))}
-    return Pairing(pairs=pairs, unpaired={k: v for k, v in unpaired.items() if v}, missing=missing)
+    return Pairing(pairs=pairs, unpaired={k: v for k, v in unpaired.items() if v}, missing=missing,
+                   added=sorted(unplanned & {s for s, _, _ in pairs}))
 
 
 def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: str, profile: str,
@@ -367,12 +386,33 @@ def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: st
     diffs = paired.diffs
     stats = paired_stats(diffs)
     verdict, reason = _verdict(claim, diffs, stats)
+    design = "fixed"
+    if paired.added and all(math.isfinite(d) for d in diffs):
+        # The sequential design: the t-interval at the profile's own seeds decides if it can; a claim it leaves
+        # undecided is judged by the confidence sequence over all pairs (valid however often it was looked at).
+        planned = [p for p in paired.pairs if p[0] not in paired.added]
+        planned_diffs = [a - b for _, a, b in planned]
+        planned_stats = paired_stats(planned_diffs)
+        planned_verdict, planned_reason = _verdict(claim, planned_diffs, planned_stats)
+        added = " ".join(map(str, paired.added))
+        if planned_verdict != "inconclusive":
+            paired.pairs, stats, verdict = planned, planned_stats, planned_verdict
+            reason = f"{planned_reason} at the profile's seeds (seeds {added}, added for other claims, not used)"
+        else:
+            from benchmark.report.sequential import sequential_verdict
+
+            seq = sequential_verdict(diffs, sign=claim.sign, margin=claim.margin)
+            design, verdict = "sequential", seq.verdict
+            stats = PairedStats(stats.n, stats.mean, stats.sd, seq.low, seq.high)
+            reason = f"{seq.reason}; seeds {added} added beyond the profile's seeds"
+    interval = (stats.ci_low, stats.ci_high) if stats.ci_low is not None else None
     if paired.unpaired:
         reason += "; unpaired seeds: " + ", ".join(f"{k} {v}" for k, v in paired.unpaired.items())
     if paired.missing:
         reason += f"; {len(paired.missing)} run(s) without a value (failed or not measured, see 'missing')"
     return ClaimResult(claim=claim, suite=suite, profile=profile, verdict=verdict, reason=reason, pairs=paired.pairs,
-                       stats=stats, unpaired=paired.unpaired, missing=paired.missing, scale=scale)
+                       stats=stats, unpaired=paired.unpaired, missing=paired.missing, scale=scale, design=design,
+                       interval=interval)
 
 
 def evaluate_claims(claims: list[ClaimSpec], records: list[dict[str, Any]], *, suite: str) -> list[ClaimResult]:
@@ -473,10 +513,39 @@ def fmt_number(x: float | None) -> str:
     return f"{x:.4g}"
 
 
+#: Units of claim differences by measurement alias (the summary stores seconds and bytes; bytes are shown in MiB).
+MEASURE_UNITS = {"step_time": "s", "iteration_time": "s", "loss_time": "s", "regularizer_time": "s",
+                 "throughput": "images/s", "peak_memory": "MiB", "loss_peak_memory": "MiB"}
+#: Record paths with a known unit; other record paths are in the record's own unit.
+PATH_UNITS = {"diagnostics.effective_rank": "dimensions", "pretrain.final_loss": "loss units"}
+
+
+def metric_unit(metric: str) -> tuple[str, float]:
+    """(unit of a claim metric's difference, factor from the record's value to that unit).
+
+    Accuracies (``<probe>.top1``, ``food101/linear.top5``, ...) differ in percentage points; times in seconds;
+    memory in MiB (records hold bytes); ``diagnostics.effective_rank`` in dimensions.
+    """
+    parts = metric.split(".")
+    if parts[0] == "measure" and len(parts) > 1:
+        unit = MEASURE_UNITS.get(parts[1], "")
+        return unit, (1 / 2**20) if unit == "MiB" else 1.0
+    if metric in PATH_UNITS:
+        return PATH_UNITS[metric], 1.0
+    if parts[-1].startswith("top") and parts[-1][3:].split("_")[0].isdigit():
+        return "points", 1.0
+    return "", 1.0
+
+
 def result_cells(r: ClaimResult) -> dict[str, str]:
-    """The CSV/Markdown/HTML cells of one claim result."""
+    """The CSV/Markdown/HTML cells of one claim result; ``mean_diff`` and ``ci95`` in ``unit``."""
     s = r.stats
-    ci = f"[{fmt_number(s.ci_low)}, {fmt_number(s.ci_high)}]" if s.ci_low is not None else ""
+    unit, factor = metric_unit(r.claim.metric)
+
+    def scaled(x: float | None) -> float | None:
+        return None if x is None else x * factor
+
+    ci = f"[{fmt_number(scaled(r.interval[0]))}, {fmt_number(scaled(r.interval[1]))}]" if r.interval is not None else ""
     src = r.claim.source
     return {
         "suite": r.suite,
@@ -487,19 +556,27 @@ def result_cells(r: ClaimResult) -> dict[str, str]:
         "profile": r.profile or "",
         "n_pairs": str(s.n),
         "seeds": " ".join(str(x) for x in r.seeds),
-        "mean_diff": fmt_number(s.mean),
+        "mean_diff": fmt_number(scaled(s.mean)),
         "ci95": ci,
+        "unit": unit,
         "verdict": f"{r.mark} {r.verdict}",
         "reason": r.reason,
         "scale": r.scale,
         "source": src.where(),
         "quote": src.quote or "",
         "missing": "; ".join(r.missing),
+        "design": DESIGNS[r.design] if r.verdict != "not checked" else "",
+        **(r.power.cells(factor) if r.power is not None else dict.fromkeys(POWER_COLUMNS, "")),
     }
+
+
+#: How each design's interval is described (``design`` column): the fixed-sample t-interval at the profile's seeds,
+#: or the confidence sequence once ``--until-decided`` added seeds (:mod:`benchmark.report.sequential`).
+DESIGNS = {"fixed": "fixed seeds: 95% t-interval", "sequential": "seeds added sequentially: 95% confidence sequence"}
 
 
 #: How an extension claim (``source.kind: extension``) is labelled wherever claims are shown.
 EXTENSION_MARK = "extension (not a claim of the paper)"
 
 CLAIM_COLUMNS = ["suite", "claim", "kind", "statement", "expectation", "profile", "n_pairs", "seeds", "mean_diff",
-                 "ci95", "verdict", "reason", "scale", "source", "quote", "missing"]
+                 "ci95", "unit", "verdict", "reason", "scale", "source", "quote", "missing", "design", *POWER_COLUMNS]

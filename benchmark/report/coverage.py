@@ -219,8 +219,29 @@ _HEADS = ["item", "kind", "page", "status", "experiments", "transcribed", "not t
           "reason / gaps"]
 
 
-def _cells(c: ItemCoverage) -> list[str]:
-    return [c.item.id, c.item.kind, str(c.item.page or "—"), c.status, ", ".join(c.experiments) or "—",
+_TERMINAL_EXPERIMENTS_WIDTH = 60
+
+
+def experiments_cell(names: list[str], width: int | None = None) -> str:
+    """The experiments of an item joined by commas; with ``width``, as many as fit and "… +N more" (terminal)."""
+    if not names:
+        return "—"
+    joined = ", ".join(names)
+    if width is None or len(joined) <= width:
+        return joined
+    shown: list[str] = []
+    for name in names:
+        rest = len(names) - len(shown) - 1
+        candidate = ", ".join([*shown, name]) + (f", … +{rest} more" if rest else "")
+        if shown and len(candidate) > width:
+            break
+        shown.append(name)
+    rest = len(names) - len(shown)
+    return ", ".join(shown) + (f", … +{rest} more" if rest else "")
+
+
+def _cells(c: ItemCoverage, experiments_width: int | None = None) -> list[str]:
+    return [c.item.id, c.item.kind, str(c.item.page or "—"), c.status, experiments_cell(c.experiments, experiments_width),
             str(c.transcribed), str(c.not_transcribed), str(c.text_only), str(c.claims), c.detail]
 
 
@@ -250,7 +271,7 @@ def coverage_text(cov: SuiteCoverage) -> str:
     lines = [_heading(cov)]
     if not cov.declared:
         return "\n".join([*lines, "  no paper.items declared (coverage is not tracked for this suite)", ""])
-    rows = [_HEADS] + [_cells(c) for c in cov.items]
+    rows = [_HEADS] + [_cells(c, _TERMINAL_EXPERIMENTS_WIDTH) for c in cov.items]
     widths = [max(len(r[k]) for r in rows) for k in range(len(_HEADS) - 1)]
     for r in rows:
         lines.append("  " + "  ".join(r[k].ljust(widths[k]) for k in range(len(widths))) + "  " + r[-1])

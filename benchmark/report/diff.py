@@ -54,6 +54,7 @@ class Row:
     tolerance: float = 1.0
     scale: str = ""
     reproduces: str = ""
+    variant_label: str = ""  # readable form of the grid point (:func:`readable_variant`)
 
     @property
     def n(self) -> int:
@@ -110,6 +111,31 @@ def scale_of(rec: dict[str, Any]) -> str:
             f"{pre.get('epochs', '?')} ep / {pre.get('steps', '?')} steps{split}")
 
 
+def _value_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        params = ", ".join(f"{k} {_value_text(v)}" for k, v in value.items() if k != "name")
+        if "name" in value:
+            return f"{value['name']}" + (f" ({params})" if params else "")
+        return "{" + params + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_value_text(v) for v in value) + "]"
+    return str(value)
+
+
+def readable_variant(assignments: dict[str, Any] | None) -> str:
+    """The grid point as a reader says it: ``regularizer so (gamma 1e-06)``, ``method.whitening_weight = 0.001``,
+    assignments joined by ``; `` (empty for an experiment without a grid)."""
+    parts = []
+    for key, value in (assignments or {}).items():
+        named = isinstance(value, dict) and "name" in value
+        parts.append(f"{key} {_value_text(value)}" if named else f"{key} = {_value_text(value)}")
+    return "; ".join(parts)
+
+
 def _ref_text(ref: Any) -> str:
     if not ref:
         return ""
@@ -132,7 +158,8 @@ def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]
             probes = [p.get("name") for p in exp_cfg.get("eval", {}).get("probes", [])]
             for probe in probes:
                 k = (*key0, f"{probe}.top1")
-                rows.setdefault(k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces"))))
+                rows.setdefault(k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")),
+                                       variant_label=readable_variant(rec.get("variant_assignments"))))
             continue
         sources = [("", rec.get("metrics") or {})]
         ctrl = (rec.get("controls") or {}).get("random_init", {}).get("metrics")
@@ -145,7 +172,8 @@ def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]
                         continue
                     k = (*key0, f"{prefix}{probe}.{m}")
                     row = rows.setdefault(
-                        k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")))
+                        k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")),
+                               variant_label=readable_variant(rec.get("variant_assignments")))
                     )
                     row.values.append(float(values[m]))
                     row.seeds.append(int(rec.get("seed", -1)))

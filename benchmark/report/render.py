@@ -26,32 +26,52 @@ from benchmark.report.claims import CLAIM_COLUMNS, CLAIM_VERDICTS, EXTENSION_MAR
 from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, coverage_html, coverage_markdown
 from benchmark.report.diff import VERDICTS, Row
 from benchmark.report.gains import GAIN_COLUMNS, GAIN_VERDICTS, GainResult
+from benchmark.report.provenance import provenance_html, provenance_markdown
+from benchmark.report.summary import summary_html, summary_markdown
+from benchmark.report.verdicts import verdicts_html, verdicts_markdown
 from benchmark.results.store import atomic_write_text
 
 #: A figure for the HTML page: an object with ``caption``, ``data_uri`` (and ``slug``, ``png`` to be written as a
 #: file), or a plain ``(caption, data_uri)`` tuple.
 FigureLike = Any
 
-COLUMNS = ["suite", "profile", "experiment", "variant", "metric", "reproduced", "std", "n", "seeds", "reported",
-           "delta", "verdict", "source", "scale"]
+#: report.csv: ``variant`` is the grid label (the run path), ``variant_label`` the grid point in words; accuracies
+#: (``reproduced``, ``std``, ``reported``) in ``unit``, ``delta`` (reproduced − reported) in points of it;
+#: ``reported`` is a number or empty, ``reported_status`` says why it is empty (not transcribed, or no entry).
+COLUMNS = ["suite", "profile", "experiment", "variant", "variant_label", "metric", "unit", "reproduced", "std", "n",
+           "seeds", "reported", "reported_status", "delta", "verdict", "source", "scale"]
+
+#: Unit of every value-matrix metric (top-1/top-5 accuracies, as in the papers' tables).
+ACCURACY_UNIT = "%"
 
 
 def _fmt(x: float | None, digits: int = 2) -> str:
     return "" if x is None else f"{x:.{digits}f}"
 
 
+def reported_status(r: Row) -> str:
+    """``transcribed``, ``not transcribed`` (the baseline is null) or ``no entry`` (no baseline names the row)."""
+    if r.reported is not None:
+        return r.reported_status or "transcribed"
+    return "not transcribed" if r.reported_status == "not transcribed" else "no entry"
+
+
 def row_cells(r: Row) -> dict[str, Any]:
+    """The cells of one value-matrix row (CSV: numbers only in the numeric columns)."""
     return {
         "suite": r.suite,
         "profile": r.profile,
         "experiment": r.experiment,
         "variant": r.variant or "-",
+        "variant_label": r.variant_label or ("no grid" if not r.variant else r.variant),
         "metric": r.metric,
+        "unit": ACCURACY_UNIT,
         "reproduced": _fmt(r.mean),
         "std": _fmt(r.std),
         "n": r.n,
         "seeds": " ".join(str(s) for s in r.seeds),
-        "reported": _fmt(r.reported) if r.reported is not None else ("null (not transcribed)" if r.reported_status == "not transcribed" else ""),
+        "reported": _fmt(r.reported),
+        "reported_status": reported_status(r),
         "delta": _fmt(r.delta),
         "verdict": f"{r.mark} {r.verdict}",
         "source": r.source or "",
@@ -83,16 +103,27 @@ def claims_markdown(claims: list[ClaimResult]) -> list[str]:
              "Each claim is checked on paired seeds (same seed, runs differing only in the compared variant): "
              "mean paired difference treatment − control, 95 % t-interval over the differences, and a verdict: "
              + ", ".join(f"`{m}` {v}" for v, m in CLAIM_VERDICTS.items()) + ". A verdict holds only at the "
-             "profile and scale it was checked at.", ""]
+             "profile and scale it was checked at. Claims whose seeds were added by `--until-decided` are judged by "
+             "an always-valid 95 % confidence sequence instead of the t-interval. Power analysis (normal paired "
+             "differences, observed sd taken as the true one): paired sd; MDE = the smallest |Δ − margin| the "
+             "t-interval decides with 80 % power at these seeds; seeds needed = pairs for 80 % power at the "
+             "observed Δ, with fixed seeds / with `--until-decided` (see the README, *Power and sequential "
+             "seeds*).", ""]
     if any(r.verdict != "not checked" for r in claims):
         lines += ["| claim | statement | expectation | profile | n | seeds | mean diff | 95% CI | verdict | reason "
-                  "| source |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| paired sd | MDE | seeds needed (fixed / sequential) | source |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in (r for r in claims if r.verdict != "not checked"):
         c = result_cells(r)
         statement = c["statement"] if r.claim.source.kind == "paper" else f"*{EXTENSION_MARK}*: {c['statement']}"
         source = c["source"] + (f' — "{shorten(c["quote"])}"' if c["quote"] else "")
+        needed = f"{c['seeds_needed']} / {c['seeds_needed_sequential']}" if c["seeds_needed"] else "—"
+        if c["seeds_needed"] and c["seeds_needed"] == c["seeds_needed_sequential"]:
+            needed = c["seeds_needed"]
         cells = [c["claim"], statement, c["expectation"], c["profile"] or "—", c["n_pairs"], c["seeds"] or "—",
-                 c["mean_diff"] or "—", c["ci95"] or "—", c["verdict"], c["reason"], source]
+                 with_unit(c["mean_diff"], c["unit"]) or "—", with_unit(c["ci95"], c["unit"]) or "—", c["verdict"],
+                 c["reason"], with_unit(c["paired_sd"], c["unit"]) or "—", with_unit(c["mde"], c["unit"]) or "—",
+                 needed, source]
         lines.append("| " + " | ".join(md_cell(x) for x in cells) + " |")
     unchecked = [r.claim.id + (" (extension)" if r.claim.source.kind == "extension" else "")
                  for r in claims if r.verdict == "not checked"]
@@ -104,6 +135,11 @@ def claims_markdown(claims: list[ClaimResult]) -> list[str]:
         lines += ["", "Scales: " + "; ".join(f"`{p}` = {sc}" for p, sc in scales)]
     lines.append("")
     return lines
+
+
+def with_unit(value: str, unit: str) -> str:
+    """``'+2.13 points'``, ``'[0.98, 4.25] dimensions'``; the bare value without a unit, empty for no value."""
+    return f"{value} {unit}" if value and unit else value
 
 
 def shorten(text: str, width: int = 90) -> str:
@@ -189,9 +225,16 @@ def claims_to_csv(claims: list[ClaimResult]) -> str:
 def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None = None,
                 claims: list[ClaimResult] | None = None, figures: list[tuple[str, str]] | None = None,
                 notes: dict[str, list[str]] | None = None, gains: list[GainResult] | None = None,
-                coverage: list[SuiteCoverage | CoverageUnavailable] | None = None) -> str:
-    """Markdown report; ``figures`` are (caption, relative image path) pairs, ``notes`` per suite."""
+                coverage: list[SuiteCoverage | CoverageUnavailable] | None = None,
+                records: list[dict[str, Any]] | None = None) -> str:
+    """Markdown report; ``figures`` are (caption, relative image path) pairs, ``notes`` per suite; with
+    ``records``, the summary line and the provenance block come first."""
     lines = [f"# {title}", ""]
+    if records is not None:
+        lines += summary_markdown(records, rows, claims or [])
+    lines += verdicts_markdown(claims or [])
+    if records is not None:
+        lines += provenance_markdown(records)
     lines.append("Reproduced = mean over seeds (± sample std, n seeds); Δ = reproduced − reported, in points. "
                  "Verdicts: " + ", ".join(f"`{m}` {v}" for v, m in VERDICTS.items()) + ".")
     lines.append("")
@@ -210,8 +253,11 @@ def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None
             c = row_cells(r)
             rep = f"{c['reproduced']} ± {c['std']}" if c["std"] else c["reproduced"]
             ref = r.source or r.reproduces or ""
-            lines.append(f"| {r.experiment} | {c['variant']} | {r.metric} | {rep or '—'} | {r.n} | "
-                         f"{c['reported'] or '—'} | {c['delta'] or '—'} | {c['verdict']} | {ref} | "
+            reported = c["reported"] or ("null (not transcribed)" if c["reported_status"] == "not transcribed" else "—")
+            variant = c["variant"] if c["variant_label"] in (c["variant"], "no grid") else \
+                f"{c['variant']} ({md_cell(c['variant_label'])})"
+            lines.append(f"| {r.experiment} | {variant} | {r.metric} | {rep or '—'} | {r.n} | "
+                         f"{reported} | {c['delta'] or '—'} | {c['verdict']} | {ref} | "
                          f"{c['seeds'] or '—'} |")
         failed = [(r, msg) for r in grp for msg in r.failed]
         if failed:
@@ -252,6 +298,7 @@ th{background:#f6f8fa} td.num{text-align:right;font-variant-numeric:tabular-nums
 .cov-covered{background:#dafbe1}.cov-partly-covered{background:#fff8c5}.cov-not-covered{background:#ffebe9}
 .g-consistent{background:#dafbe1}.g-smaller-than-reported,.g-larger-than-reported{background:#ffebe9}
 .g-inconclusive,.g-mixed{background:#fff8c5}.g-nc{color:#57606a} details{font-size:13px} .ext{font-style:italic}
+.summary{font-size:16px} .provenance{font-size:13px;color:#57606a} .provenance ul{margin:4px 0}
 """
 
 
@@ -269,7 +316,8 @@ def claims_html(claims: list[ClaimResult]) -> list[str]:
     if judged:
         out.append("<table class='claims'><thead><tr>" + "".join(f"<th>{h}</th>" for h in
                    ["claim", "statement", "expectation", "profile", "n", "seeds", "mean diff", "95% CI", "verdict",
-                    "reason", "scale", "source"]) + "</tr></thead><tbody>")
+                    "reason", "paired sd", "MDE", "seeds needed (fixed)", "seeds needed (sequential)", "scale",
+                    "source"]) + "</tr></thead><tbody>")
     for r in judged:
         c = result_cells(r)
         ext = f"<span class='ext'>{e(EXTENSION_MARK)}</span>: " if r.claim.source.kind == "extension" else ""
@@ -278,8 +326,12 @@ def claims_html(claims: list[ClaimResult]) -> list[str]:
             f"<tr class='c-{r.verdict.replace(' ', '-')}'><td>{e(c['claim'])}</td><td{quote}>{ext}{e(c['statement'])}"
             "</td>"
             f"<td>{e(c['expectation'])}</td><td>{e(c['profile'])}</td><td class='num'>{e(c['n_pairs'])}</td>"
-            f"<td>{e(c['seeds'])}</td><td class='num'>{e(c['mean_diff'])}</td><td class='num'>{e(c['ci95'])}</td>"
-            f"<td>{e(c['verdict'])}</td><td>{e(c['reason'])}</td><td class='scale'>{e(c['scale'])}</td>"
+            f"<td>{e(c['seeds'])}</td><td class='num'>{e(with_unit(c['mean_diff'], c['unit']))}</td>"
+            f"<td class='num'>{e(with_unit(c['ci95'], c['unit']))}</td>"
+            f"<td>{e(c['verdict'])}</td><td>{e(c['reason'])}</td>"
+            f"<td class='num'>{e(with_unit(c['paired_sd'], c['unit']))}</td>"
+            f"<td class='num'>{e(with_unit(c['mde'], c['unit']))}</td><td>{e(c['seeds_needed'])}</td>"
+            f"<td>{e(c['seeds_needed_sequential'])}</td><td class='scale'>{e(c['scale'])}</td>"
             f"<td>{e(c['source'])}</td></tr>")
     if judged:
         out.append("</tbody></table>")
@@ -348,13 +400,19 @@ def coverage_section_html(coverage: list[SuiteCoverage | CoverageUnavailable]) -
 def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = None,
             extra_html: list[str] | None = None, claims: list[ClaimResult] | None = None,
             notes: dict[str, list[str]] | None = None, gains: list[GainResult] | None = None,
-            coverage: list[SuiteCoverage | CoverageUnavailable] | None = None) -> str:
+            coverage: list[SuiteCoverage | CoverageUnavailable] | None = None,
+            records: list[dict[str, Any]] | None = None) -> str:
     """A single self-contained page (inline CSS, figures embedded as data: URIs, no scripts)."""
     e = html.escape
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
-           f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>",
-           "<p>Reproduced = mean over seeds (± sample std); Δ = reproduced − reported (points). Verdicts: "
-           + ", ".join(f"<code>{e(m)}</code> {e(v)}" for v, m in VERDICTS.items()) + ".</p>"]
+           f"<style>{_CSS}</style></head><body>", f"<h1>{e(title)}</h1>"]
+    if records is not None:
+        out += summary_html(records, rows, claims or [])
+    out += verdicts_html(claims or [])
+    if records is not None:
+        out += provenance_html(records)
+    out.append("<p>Reproduced = mean over seeds (± sample std); Δ = reproduced − reported (points). Verdicts: "
+               + ", ".join(f"<code>{e(m)}</code> {e(v)}" for v, m in VERDICTS.items()) + ".</p>")
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.suite, r.profile), []).append(r)
@@ -363,16 +421,17 @@ def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = N
         out.append("<p class='scale'>Scale: " + e("; ".join(sorted({r.scale for r in grp}))) + "</p>")
         out.append("<table><thead><tr>" + "".join(f"<th>{h}</th>" for h in
                    ["experiment", "variant", "metric", "reproduced", "std", "n", "seeds", "reported", "Δ", "verdict",
-                    "source"]) + "</tr></thead><tbody>")
+                    "source", "grid point"]) + "</tr></thead><tbody>")
         for r in grp:
             c = row_cells(r)
             cls = "v-" + r.verdict.replace(" ", "-")
             out.append(
                 f"<tr class='{cls}'><td>{e(r.experiment)}</td><td>{e(c['variant'])}</td><td>{e(r.metric)}</td>"
                 f"<td class='num'>{e(c['reproduced'])}</td><td class='num'>{e(c['std'])}</td>"
-                f"<td class='num'>{r.n}</td><td>{e(c['seeds'])}</td><td class='num'>{e(str(c['reported']))}</td>"
+                f"<td class='num'>{r.n}</td><td>{e(c['seeds'])}</td><td class='num'>"
+                f"{e(c['reported'] or ('null (not transcribed)' if c['reported_status'] == 'not transcribed' else ''))}</td>"
                 f"<td class='num'>{e(c['delta'])}</td><td>{e(c['verdict'])}</td>"
-                f"<td>{e(r.source or r.reproduces or '')}</td></tr>")
+                f"<td>{e(r.source or r.reproduces or '')}</td><td class='scale'>{e(c['variant_label'])}</td></tr>")
         out.append("</tbody></table>")
         failed = sorted({f"{r.experiment} {r.variant}: {m}" for r in grp for m in r.failed})
         if failed:
@@ -399,7 +458,8 @@ def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[
                   figures: list[FigureLike] | None = None, extra_html: list[str] | None = None,
                   claims: list[ClaimResult] | None = None, notes: dict[str, list[str]] | None = None,
                   gains: list[GainResult] | None = None,
-                  coverage: list[SuiteCoverage | CoverageUnavailable] | None = None) -> dict[str, Path]:
+                  coverage: list[SuiteCoverage | CoverageUnavailable] | None = None,
+                  records: list[dict[str, Any]] | None = None) -> dict[str, Path]:
     """Write report.md, report.csv, claims.csv, gains.csv, report.html (and figures/*.png) atomically; returns
     their paths."""
     paths = {"md": out_dir / "report.md", "csv": out_dir / "report.csv", "html": out_dir / "report.html",
@@ -415,10 +475,12 @@ def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[
             tmp.replace(target)
             md_figures.append((caption, f"figures/{slug}.png"))
     atomic_write_text(paths["md"], to_markdown(rows, title=title, extra_sections=extra_md, claims=claims,
-                                               figures=md_figures, notes=notes, gains=gains, coverage=coverage))
+                                               figures=md_figures, notes=notes, gains=gains, coverage=coverage,
+                                               records=records))
     atomic_write_text(paths["csv"], to_csv(rows))
     atomic_write_text(paths["claims_csv"], claims_to_csv(claims or []))
     atomic_write_text(paths["gains_csv"], gains_to_csv(gains or []))
     atomic_write_text(paths["html"], to_html(rows, title=title, figures=figures, extra_html=extra_html,
-                                             claims=claims, notes=notes, gains=gains, coverage=coverage))
+                                             claims=claims, notes=notes, gains=gains, coverage=coverage,
+                                             records=records))
     return paths

@@ -1,22 +1,27 @@
 """Load a suite file and resolve its experiments for a profile: defaults ⊕ experiment ⊕ profile ⊕ grid point.
 
 Precedence (later wins): built-in schema defaults < included files < suite ``defaults`` < the experiment <
-``profiles.<p>.overrides`` < ``profiles.<p>.experiments.<id>`` < the grid point < CLI flags (applied by the runner).
+``profiles.<p>.overrides`` < ``profiles.<p>.experiments.<id>`` < the grid point < command-line overrides
+(``key=value``, ``--seeds``, ``--epochs``, ``--steps``: :mod:`benchmark.suite.overrides`).
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import SuiteError
 from benchmark.registry import did_you_mean
 from benchmark.suite.errors_map import reject_non_finite, validate_model
 from benchmark.suite.schema import EXPERIMENT_FIELDS, ExperimentConfig, SuiteFile
 from benchmark.suite.yaml_loader import Pos, PosDict, PosList, deep_merge, display_path, load_with_includes
+
+if TYPE_CHECKING:
+    from benchmark.suite.overrides import Override
 
 
 @dataclass
@@ -56,8 +61,11 @@ class Suite:
     def profile_names(self) -> list[str]:
         return list(self.file.profiles)
 
-    def resolve(self, profile: str | None = None) -> list[ResolvedExperiment]:
-        """All experiments × grid points of ``profile`` (default: the suite's ``default_profile``), validated."""
+    def resolve(self, profile: str | None = None, overrides: Sequence[Override] = ()) -> list[ResolvedExperiment]:
+        """All experiments × grid points of ``profile`` (default: the suite's ``default_profile``), validated.
+
+        ``overrides`` (command-line ``key=value``, :mod:`benchmark.suite.overrides`) apply last, to every point.
+        """
         profile = profile or self.file.default_profile
         if profile not in self.file.profiles:
             raise SuiteError(
@@ -84,6 +92,8 @@ class Suite:
             grid = merged.pop("grid", None)
             exp_pos = raw_exps.item_pos[index] if index < len(raw_exps.item_pos) else None
             for variant, point in self._expand_grid(grid, merged, exp_id):
+                for ov in overrides:
+                    set_dotted(point, ov.key, copy.deepcopy(ov.value), (ov.where, None))  # type: ignore[arg-type]
                 config = validate_model(ExperimentConfig, point, prefix=f"experiments[{exp_id}]", default_pos=exp_pos)
                 out.append(ResolvedExperiment(exp_id, variant, config, point, exp_pos))
         return out

@@ -8,13 +8,17 @@ resolved experiment, suite id and version, seed) and nothing that cannot (data r
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmark.errors import SuiteError
-from benchmark.results.provenance import computation_hash, config_hash
+from benchmark.results.provenance import computation_hash, config_hash, fill_probe_params
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.schema import ExperimentConfig
+
+if TYPE_CHECKING:
+    from benchmark.suite.overrides import Override
 
 # Nominal training throughput (images/s, forward+backward per view) used only for `bench plan` estimates.
 # CPU numbers measured on this project's 2-core CI machine; GPU numbers are rough A100-class figures.
@@ -49,7 +53,6 @@ HASH_NEUTRAL_WHEN_EMPTY: tuple[tuple[str, str], ...] = (
 #: (section, key, value) of experiment fields omitted from the config hash while at that default (added later).
 HASH_NEUTRAL_AT_DEFAULT: tuple[tuple[str, str, Any], ...] = (("eval", "spectra_batch", 4096),)
 
-
 @dataclass
 class Run:
     """One unit of work: pretrain (unless epochs = 0), probe, record."""
@@ -62,6 +65,7 @@ class Run:
     seed: int
     config: ExperimentConfig
     resolved: ResolvedExperiment
+    overrides: tuple[str, ...] = ()  # the command-line overrides applied (their values are in ``config``)
 
     @property
     def path(self) -> str:
@@ -83,6 +87,7 @@ class Run:
         for section, key, neutral in HASH_NEUTRAL_AT_DEFAULT:
             if experiment.get(section, {}).get(key) == neutral:
                 experiment[section].pop(key, None)
+        fill_probe_params(experiment, legacy=False)  # a changed probe default changes the hash of runs relying on it
         return {
             "suite": self.suite,
             "suite_version": self.suite_version,
@@ -106,13 +111,17 @@ class Plan:
     suite: Suite
     profile: str
     runs: list[Run]
+    overrides: tuple[Override, ...] = ()  # the command-line overrides every run was resolved with
 
 
-def make_plan(suite: Suite, profile: str | None = None, only: str | None = None) -> Plan:
-    """All runs of ``profile``; ``only`` is a glob (or substring) matched against run paths and experiment ids."""
+def make_plan(suite: Suite, profile: str | None = None, only: str | None = None,
+              overrides: Sequence[Override] = ()) -> Plan:
+    """All runs of ``profile``; ``only`` is a glob (or substring) matched against run paths and experiment ids;
+    ``overrides`` (command line) apply after the grid point, so they are part of every run's config and hash."""
     profile = profile or suite.file.default_profile
     runs: list[Run] = []
-    for res in suite.resolve(profile):
+    texts = tuple(o.text for o in overrides)
+    for res in suite.resolve(profile, overrides):
         for seed in res.config.seeds:
             runs.append(
                 Run(
@@ -124,6 +133,7 @@ def make_plan(suite: Suite, profile: str | None = None, only: str | None = None)
                     seed=seed,
                     config=res.config,
                     resolved=res,
+                    overrides=texts,
                 )
             )
     if only:
@@ -135,15 +145,45 @@ def make_plan(suite: Suite, profile: str | None = None, only: str | None = None)
                 path=str(suite.path),
                 hint="`bench plan SUITE --profile P` lists the run paths",
             )
-    return Plan(suite=suite, profile=profile, runs=runs)
+    return Plan(suite=suite, profile=profile, runs=runs, overrides=tuple(overrides))
 
 
-def estimate(run: Run, device: str = "cuda") -> dict[str, Any]:
-    """Steps, images seen and a rough time estimate (hours) for one run."""
+def training_shape(run: Run) -> str:
+    """What the time of one pretraining step depends on (method, backbone, regulariser, augmentation, input size,
+    per-device batch, precision), as a canonical JSON string: runs of one shape share a measured step time."""
+    import json
+
+    exp = run.config.model_dump(mode="json")
+    data = exp["data"]
+    keys = {"method": exp["method"], "backbone": exp["backbone"], "regularizer": exp["regularizer"],
+            "augment": exp["augment"], "data": {k: data[k] for k in ("input_size", "eval_resize")},
+            "pretrain": {k: exp["pretrain"][k] for k in ("batch_size_per_device", "precision")}}
+    return json.dumps(keys, sort_keys=True, default=str)
+
+
+def format_duration(seconds: float | None) -> str:
+    """``'?'``, ``'42 s'``, ``'12 min'``, ``'3.4 h'`` or ``'2.1 d'``: a duration in the unit that reads best."""
+    if seconds is None:
+        return "?"
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} d"
+
+
+def estimate(run: Run, device: str = "cuda", n_train: int | None = None) -> dict[str, Any]:
+    """Steps, images seen and a rough time estimate (hours, at the nominal throughput of ``device``) for one run.
+
+    ``n_train``: the size of the run's pretraining set after its subsets, when known (``bench plan`` loads small
+    datasets under ``--data-root`` to count it); else it comes from :data:`KNOWN_TRAIN_SIZES`.
+    """
     cfg = run.config
-    n = KNOWN_TRAIN_SIZES.get(cfg.data.dataset)
+    n = n_train if n_train is not None else KNOWN_TRAIN_SIZES.get(cfg.data.dataset)
     sub = cfg.data.train_subset
-    if sub is not None and n is not None:
+    if sub is not None and n is not None and n_train is None:
         if sub.per_class is not None:
             n = None if cfg.data.dataset not in ("cifar10", "digits", "stl10", "cifar100") else n
         if sub.fraction is not None and n is not None:

@@ -11,6 +11,7 @@ runs whose results path (``experiment/variant/seed<k>``) matches. Points:
 ``mid_record``         SIGKILL while ``result.json`` is written (temp file complete, not yet renamed)
 ``nan_at_step:N``      the training loss of step N becomes NaN (divergence without a huge learning rate)
 ``oom_at_step:N``      step N raises ``torch.cuda.OutOfMemoryError`` (out of memory without a GPU)
+``sigint_after_step:N`` SIGINT (a Ctrl-C) right after optimizer step N completed
 =====================  ===================================================================================
 
 SIGKILL (not an exception) is used so that no ``finally`` block, atexit handler or Lightning teardown runs: the
@@ -29,7 +30,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 ENV = "BENCH_FAULT"
-POINTS = ("after_step", "mid_checkpoint", "after_pretrain", "before_record", "mid_record", "nan_at_step", "oom_at_step")
+POINTS = ("after_step", "mid_checkpoint", "after_pretrain", "before_record", "mid_record", "nan_at_step", "oom_at_step",
+          "sigint_after_step")
 
 _current_run: str | None = None
 
@@ -72,6 +74,13 @@ def maybe_kill(point: str, step: int | None = None) -> None:
     """SIGKILL this process if ``point`` is requested (no-op otherwise)."""
     if active(point, step):
         kill(f"{point}" + (f":{step}" if step is not None else ""))
+
+
+def maybe_interrupt(point: str, step: int | None = None) -> None:
+    """Send this process a SIGINT (what Ctrl-C sends) if ``point`` is requested (no-op otherwise)."""
+    if active(point, step):
+        print(f"[{ENV}] {point}:{step}: SIGINT", flush=True)
+        os.kill(os.getpid(), signal.SIGINT)
 
 
 @contextlib.contextmanager

@@ -94,7 +94,7 @@ class PretrainModule(pl.LightningModule):
             views = [views]
         step = int(self.global_step)
         self._step = step
-        log_now = step % self._log_every() == 0
+        log_now = (step + 1) % self._log_every() == 0  # the steps Lightning hands to the loggers
         if faults.active("oom_at_step", step):
             raise torch.cuda.OutOfMemoryError(f"CUDA out of memory (injected by BENCH_FAULT at step {step})")
         out = self.method.training_step(list(views), step=step)
@@ -135,6 +135,7 @@ class PretrainModule(pl.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         faults.maybe_kill("after_step", int(self.global_step))  # test-only; runs after this step's checkpoint
+        faults.maybe_interrupt("sigint_after_step", int(self.global_step))
 
     def on_train_start(self) -> None:
         if self._pending_rng is not None:  # resumed: continue the random stream where the checkpoint left it
@@ -197,9 +198,3 @@ def check_collapse(module: PretrainModule, threshold: float, *, step: int | None
             kind="collapsed",
             step=int(module.global_step) if step is None else int(step),
         )
-
-
-def finite_or_fail(t: torch.Tensor, what: str, step: int | None = None) -> None:
-    """Raise RunFailure(kind="diverged") if ``t`` has non-finite values."""
-    if not torch.isfinite(t).all():
-        raise RunFailure(f"{what} contains NaN/inf", kind="diverged", step=step)

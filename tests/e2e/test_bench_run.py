@@ -85,7 +85,7 @@ def test_run_writes_complete_records(finished_run):
 def test_report_files_and_verdicts(finished_run):
     _, results, _ = finished_run
     md = (results / "report.md").read_text()
-    assert "| simclr | none | linear.top1 |" in md and "99.00" in md and "x not comparable" not in md
+    assert "| simclr | none (regularizer none) | linear.top1 |" in md and "99.00" in md and "x not comparable" not in md
     # profile 'paper' with a reported number: a verdict is computed (the tiny run is far below 99)
     assert "− below" in md
     csv = (results / "report.csv").read_text().splitlines()
@@ -152,3 +152,13 @@ def test_plan_piped_into_head_stops_without_a_traceback(repo_root):
     assert proc.wait(timeout=120) == 141
     assert first.startswith(b"or_neurips24")
     assert "Traceback" not in err and "BrokenPipeError" not in err
+
+
+def test_encoder_and_random_init_control_are_probed_under_one_protocol(finished_run):
+    """The suite omits 'normalize': both sides run the linear probe's default (standardize), and the record says so."""
+    _, results, _ = finished_run
+    rec = json.loads(next(results.glob("runs/simclr/none/seed0/result.json")).read_text())
+    protocol = rec["probe_protocol"]
+    assert protocol["linear"]["normalize"] == "standardize" and protocol["svm"]["normalize"] == "l2"
+    assert rec["controls"]["random_init"]["probe_protocol"] == protocol
+    assert rec["config"]["experiment"]["eval"]["probes"][0]["normalize"] == "standardize"

@@ -56,8 +56,9 @@ def test_transfer_metrics_are_recorded_per_target_and_reported(tmp_path: Path) -
     rec = json.loads(next((results / "runs").rglob("result.json")).read_text())
     assert set(rec["metrics"]) == {"knn", "blobs/knn", "blobs_linear/linear"}
     assert rec["metrics"]["blobs/knn"]["top1"] > 80.0  # the colour classes are easy; chance is 33 %
-    assert rec["transfer"]["blobs"] == {"dataset": "npz", "source": rec["transfer"]["blobs"]["source"], "n_train": 60,
-                                        "n_test": 30, "num_classes": 3}
+    blobs = dict(rec["transfer"]["blobs"])
+    assert set(blobs.pop("probe_protocol")) == {"knn"}, "the parameters each transfer probe ran with"
+    assert blobs == {"dataset": "npz", "source": blobs["source"], "n_train": 60, "n_test": 30, "num_classes": 3}
     assert rec["transfer"]["blobs_linear"]["n_test"] == 15  # its own subset, not the pretraining data's
     assert "transfer/blobs/features" in rec["timings"]
     report = (results / "report.md").read_text()

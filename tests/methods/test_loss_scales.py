@@ -267,3 +267,16 @@ def test_msn_prototype_gradient_is_multiplied_by_the_world_size(name: str, monke
     for n, g in grads_1.items():
         expected = 4 * g if n == "prototypes.weight" else g
         torch.testing.assert_close(grads_4[n], expected, rtol=1e-6, atol=1e-9, msg=n)
+
+
+@pytest.mark.parametrize("on", ["predictor", "projector"])
+def test_byol_loss_only_is_the_trained_loss_with_whitening(on: str) -> None:
+    """``measure: {loss_only: true}`` times ``loss_only(*loss_inputs(views))``; with whitening on it must be the loss
+    that training minimises (regression + whitening), not the regression alone."""
+    views = _views(1)
+    method = _build("byol", whitening_weight=0.01, whitening_on=on)
+    trained = method.training_step(views, step=0).loss.detach()
+    measured = method.loss_only(*method.loss_inputs(views)).detach()
+    regression_only = _build("byol").training_step(views, step=0).loss.detach()
+    torch.testing.assert_close(measured, trained, rtol=1e-6, atol=1e-7)
+    assert abs(float(measured - regression_only)) > 1e-4  # the whitening term is really part of it

@@ -26,6 +26,7 @@ def test_defaults_are_the_or_paper_protocol() -> None:
     p = LinearProbeParams()
     assert (p.epochs, p.lr, p.momentum, p.nesterov, p.weight_decay, p.batch_size) == (100, 0.1, 0.9, True, 5e-4, 256)
     assert (p.schedule, p.milestones, p.gamma, p.report) == ("step", [60, 100], 0.1, "max")
+    assert p.normalize == "standardize", "protocol choice (issue 13): fair to the random-init control"
 
 
 def test_milestone_at_the_last_epoch_is_accepted_and_changes_nothing() -> None:
@@ -166,9 +167,10 @@ def test_standardize_rescues_badly_scaled_features_and_none_diverges() -> None:
     scale[0] = 1e20  # one wild dimension: float32 logits overflow without normalisation
     bad = FeatureSet(feats.train_x * scale, feats.train_y, feats.test_x * scale, feats.test_y, feats.num_classes)
     with pytest.raises(RunFailure) as info:
-        small(lr=1.0).evaluate(bad, seed=0)
+        small(lr=1.0, normalize="none").evaluate(bad, seed=0)
     assert info.value.kind == "diverged" and info.value.step == 1
     assert small(lr=1.0, normalize="standardize").evaluate(bad, seed=0)["top1"] > 95.0
+    assert small(lr=1.0).evaluate(bad, seed=0)["top1"] > 95.0, "standardize is the default"
     assert small(lr=1.0, normalize="l2").evaluate(feats, seed=0)["top1"] > 95.0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -63,7 +64,13 @@ def bench(*args: str, fault: str | None = None, timeout: float = 120) -> subproc
     if fault:
         env["BENCH_FAULT"] = fault
     return subprocess.run([sys.executable, "-m", "benchmark.cli", *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+                          text=True, timeout=timeout, preexec_fn=_default_sigint)
+
+
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT at its default, so Python installs its Ctrl-C handler even when the test
+    process inherited or was left with SIGINT ignored (background jobs, Lightning's in-process interrupt handling)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_in_process(suite: Path, results: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> int:

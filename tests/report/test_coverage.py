@@ -246,3 +246,16 @@ reported_differences:""", 1))
     by_id = {c.item.id: c for c in cov.items}
     assert by_id["§5.2"].claims == 1
     assert cov.cells_without_item == {"transcribed entries": 1, "claims": 1}  # the abstract claim still cites none
+
+
+def test_terminal_experiments_cell_truncates_with_count_and_keeps_the_full_list_elsewhere():
+    from benchmark.report.coverage import experiments_cell
+
+    names = [f"lightly_method{i}_c10" for i in range(40)]
+    cell = experiments_cell(names, 60)
+    assert len(cell) <= 60 + len(names[0])
+    shown = cell.split(", … +")[0].split(", ")
+    assert cell.endswith(f"+{40 - len(shown)} more") and shown == names[: len(shown)]
+    assert experiments_cell(names) == ", ".join(names)  # markdown / HTML / CSV keep every name
+    assert experiments_cell(["a", "b"], 60) == "a, b"
+    assert experiments_cell([], 60) == "—"

@@ -68,7 +68,8 @@ def report(tmp_path_factory):
 def test_markdown_has_rows_with_seeds_scale_claims_and_figures(report):
     results, paths = report
     md = paths["md"].read_text()
-    assert "| byol_c10 | none | linear.top1 | 60.30 ± 0.30 | 3 | 61.50 | -1.20 | x not comparable |" in md
+    assert ("| byol_c10 | none (regularizer none) | linear.top1 | 60.30 ± 0.30 | 3 | 61.50 | -1.20 | x not comparable |"
+            in md)
     assert "| 0 1 2 |" in md  # seeds column
     assert "Scale of these runs: cpu: npz n=8336, resnet18-w16, 8 ep / 256 steps" in md
     assert "## Claims" in md

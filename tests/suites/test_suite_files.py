@@ -167,6 +167,27 @@ def test_cpu_profiles_cover_the_three_small_scale_comparisons():
     assert {"sfrik_in20", "vicreg_in20"} <= set(variants["sfrik_iclr23"])
 
 
+def test_or_digits_profile_is_the_offline_quick_start_with_paired_claims():
+    """README command 1: bundled digits, a tiny ConvNet, and every claim it judges paired on the same >= 3 seeds
+    (the Table 8 claim, which it decides, on 5)."""
+    suite, by_profile = resolved("or_neurips24")
+    runs = by_profile["digits"]
+    assert {r.experiment_id for r in runs} == {"byol_c10", "vicreg_c10", "vicreg_c10_no_projector"}
+    seeds: dict[tuple[str, str], list[int]] = {}
+    for res in runs:
+        cfg = res.config
+        assert cfg.data.dataset == "digits" and cfg.backbone.name == "tiny", res.experiment_id
+        seeds[(res.experiment_id, res.variant.label)] = list(cfg.seeds)
+    judged = [c for c in load_baselines(check_baselines_file(suite)).claims
+              if (c.treatment.experiment, c.treatment.variant) in seeds
+              and (c.control.experiment, c.control.variant) in seeds]
+    assert "vicreg_no_projector_below_vicreg_c10" in {c.id for c in judged}
+    for c in judged:
+        t, k = seeds[(c.treatment.experiment, c.treatment.variant)], seeds[(c.control.experiment, c.control.variant)]
+        assert t == k and len(t) >= 3, c.id
+    assert len(seeds[("vicreg_c10_no_projector", "")]) == 5
+
+
 # ------------------------------------------------------------------------------------------------ baselines
 METRIC = re.compile(r"^(([a-z0-9_]+/)?[a-z_]+\.(top1|top5)|measure\.[a-z_]+)$")  # [<target>/]<probe>.<metric>, measure.<alias>
 
