@@ -62,17 +62,19 @@ def test_claim_differences_carry_units(report):
 def test_summary_and_provenance_open_the_report(report):
     _, paths = report
     md = paths["md"].read_text().splitlines()
-    first_section = next(i for i, line in enumerate(md) if line.startswith("## "))
+    # order at the top: summary line, the verdicts block (issue 11), provenance, then the value sections
+    first_section = next(i for i, line in enumerate(md) if line.startswith("## ") and line != "## Verdicts")
     head = "\n".join(md[:first_section])
     summary = next(line for line in md if line.startswith("**Summary:**"))
     recs = synthetic.records()
     failed = sum(r["status"] != "ok" for r in recs)
     assert f"{len(recs)} runs ({len(recs) - failed} ok, {failed} failed)" in summary and "seeds 0–2" in summary
     assert "claim checks:" in summary and "value rows:" in summary
-    assert md.index(summary) < md.index("**Provenance**") < first_section
+    assert md.index(summary) < md.index("## Verdicts") < md.index("**Provenance**") < first_section
     assert "- report written:" in head
     page = paths["html"].read_text()
-    assert page.index("class='summary'") < page.index("class='provenance'") < page.index("<table")
+    assert page.index("class='summary'") < page.index("id='verdicts'") < page.index("class='provenance'") \
+        < page.index("<table")
 
 
 def test_provenance_lists_commits_dates_versions_and_hardware():
