@@ -163,11 +163,12 @@ class PowerAnalysis:
             "seeds_needed_sequential": self.needed_text(self.needed_sequential),
         }
 
-    def summary(self) -> str:
-        """One sentence for the verdicts block."""
+    def summary(self, factor: float = 1.0, unit: str = "") -> str:
+        """One sentence for the verdicts block (the MDE times ``factor``, in ``unit``)."""
         if self.sd is None:
             return self.note or "no power analysis"
-        mde = f"MDE {fmt(self.mde)} at {self.n} seeds (95 % two-sided, 80 % power)"
+        mde_value = fmt(None if self.mde is None else self.mde * factor) + (f" {unit}" if unit else "")
+        mde = f"MDE {mde_value} at {self.n} seeds (95 % two-sided, 80 % power)"
         if self.note:
             return f"{mde}; {self.note}"
         fixed, seq = self.needed_fixed, self.needed_sequential

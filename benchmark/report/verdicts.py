@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 
-from benchmark.report.claims import EXTENSION_MARK, ClaimResult, fmt_number
+from benchmark.report.claims import EXTENSION_MARK, ClaimResult, fmt_number, metric_unit
 
 _ORDER = {"reproduced": 0, "not reproduced": 1, "inconclusive": 2}
 
@@ -45,14 +45,17 @@ def claim_line(r: ClaimResult) -> str:
     parts = [f"{r.mark} {r.verdict}: {r.claim.statement}"]
     if r.claim.source.kind == "extension":
         parts[0] += f" ({EXTENSION_MARK})"
+    unit, factor = metric_unit(r.claim.metric)
+    in_unit = f" {unit}" if unit else ""
     if r.stats.mean is not None:
-        delta = f"Δ = {fmt_number(r.stats.mean)}"
+        delta = f"Δ = {fmt_number(r.stats.mean * factor)}{in_unit}"
         if r.interval is not None:
-            delta += f", 95 % {label} [{fmt_number(r.interval[0])}, {fmt_number(r.interval[1])}]"
+            delta += (f", 95 % {label} [{fmt_number(r.interval[0] * factor)}, {fmt_number(r.interval[1] * factor)}]"
+                      f"{in_unit}")
         parts.append(f"{delta} ({r.claim.metric})")
     parts.append(_seeds_text(r.seeds) + (" (seeds added by --until-decided)" if r.design == "sequential" else ""))
     if r.verdict == "inconclusive" and r.power is not None:
-        parts.append(r.power.summary())
+        parts.append(r.power.summary(factor, unit))
     parts.append(f"checked at {r.scale}" if r.scale else "scale unknown")
     return " — ".join(parts)
 

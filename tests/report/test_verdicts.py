@@ -28,6 +28,7 @@ def test_verdicts_come_first_with_their_scale(report):
     assert "3 of 3 judged claims decided" in block
     line = next(ln for ln in block.splitlines() if ln.startswith("- `so_helps_byol`"))
     assert "✓ reproduced" in line and "3 seeds (0–2)" in line
+    assert "Δ = 0.7 points, 95 % interval [" in line and "] points (linear.top1)" in line  # the claim's unit
     assert "checked at cpu: npz n=8336, resnet18-w16, 8 ep / 256 steps" in line
     assert "1 have no runs in these results (not checked)" in block
     page = report["html"].read_text()
