@@ -73,8 +73,22 @@ def cmd_validate(args: argparse.Namespace) -> int:
             bl = load_baselines(baselines)
             extra += (f", baselines {baselines.name}: {len(bl.entries)} entries, {len(bl.claims)} claims, "
                       f"{len(bl.reported_differences)} reported differences")
+        if args.data_root is not None:
+            extra += _check_datasets(suite, args.profile, Path(args.data_root))
         print(f"{path}: ok ({count} resolved experiment×profile×grid points{extra})")
     return 0
+
+
+def _check_datasets(suite: object, profile: str | None, data_root: Path) -> str:
+    """``bench validate --data-root``: every dataset of the profile's runs (all profiles without ``--profile``) is
+    present under ``data_root`` (the same check as ``bench run`` before its first run); raises DataError otherwise."""
+    from benchmark.preflight import check_data
+    from benchmark.suite.plan import make_plan
+
+    profiles = [profile] if profile else list(suite.profile_names())  # type: ignore[attr-defined]
+    runs = [run for name in profiles for run in make_plan(suite, name, None).runs]  # type: ignore[arg-type]
+    check_data(runs, data_root)
+    return f", datasets of {len(runs)} runs present under {data_root}"
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
@@ -297,6 +311,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check suite files without training")
     p.add_argument("suites", nargs="+")
     p.add_argument("--profile", default=None, help="validate one profile only (default: all)")
+    p.add_argument("--data-root", default=None,
+                   help="also check that every dataset of the (profile's) runs is present under this directory")
     p.set_defaults(func=cmd_validate)
 
     p = sub.add_parser("plan", help="show the expanded runs and an estimated cost")
