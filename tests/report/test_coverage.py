@@ -259,3 +259,27 @@ def test_terminal_experiments_cell_truncates_with_count_and_keeps_the_full_list_
     assert experiments_cell(names) == ", ".join(names)  # markdown / HTML / CSV keep every name
     assert experiments_cell(["a", "b"], 60) == "a, b"
     assert experiments_cell([], 60) == "—"
+
+
+@pytest.mark.parametrize("name", ["or_neurips24", "sfrik_iclr23", "uniform_prior_iclr23"])
+def test_every_baseline_entry_claim_and_difference_of_the_paper_suites_cites_an_item_of_the_paper(
+        name: str, repo_root: Path):
+    """Issue 9: an entry, claim or reported difference citing a table/figure the paper's ``paper.items`` does not
+    list (e.g. 'Fig. 2' for the spectra) would show up here, as would an experiment citing no item."""
+    from benchmark.report.baselines import load_baselines
+
+    suite = load_suite(repo_root / "suites" / f"{name}.yaml")
+    baselines = load_baselines(repo_root / "baselines" / f"{name}.yaml")
+    cov = compute_coverage(suite, baselines)
+    assert cov.declared
+    assert cov.unknown == {}, cov.unknown
+    assert not cov.cells_without_item, cov.cells_without_item
+    assert not cov.uncited, cov.uncited
+    ids = {item.id for item in suite.file.paper.items}
+    sources = [c.source for c in baselines.claims] + [d.source for d in baselines.reported_differences]
+    cited = {x for src in sources for x in (src.table, getattr(src, "figure", None)) if x}
+    assert cited <= ids, sorted(cited - ids)  # tables and figures are always items of the paper
+    for src in sources:
+        if getattr(src, "kind", "paper") != "extension":  # every paper claim names at least one item (a section may be an item too)
+            assert {src.table, getattr(src, "figure", None), getattr(src, "section", None)} & ids, src
+    assert sum(c.claims for c in cov.items) > 0
