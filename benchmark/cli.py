@@ -349,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slurm-gpus", type=int, default=1)
     p.add_argument("--slurm-cpus", type=int, default=8)
     p.add_argument("--slurm-local", action="store_true", help="use submitit's local executor (testing)")
+    p.add_argument("--slurm-no-wait", dest="no_wait", action="store_true",
+                   help="--launcher slurm: return right after submitting (the jobs write their records; run "
+                   "`bench report RESULTS_DIR` when they are done)")
     add_override_arguments(p)
     p.add_argument("--until-decided", action="store_true",
                    help="after the profile's seeds, add seed pairs to undecided claims until an always-valid 95%% "

@@ -10,7 +10,7 @@
 * ``bench run`` waits for the jobs (holding the results-directory lock, so no local ``bench run`` writes there
   meanwhile), logs each as it finishes, then writes the report. Interrupting the wait leaves the jobs running;
   rerun the same command later (finished runs are skipped) or ``bench report RESULTS_DIR``. With
-  ``args.no_wait`` set (no CLI flag yet) it returns right after submitting and prints the job ids.
+  ``--slurm-no-wait`` (``args.no_wait``) it returns right after submitting and prints the job ids.
 * The job re-reads the suite file and checks that the run's config hash is the one submitted, so editing the suite
   while jobs are queued cannot silently change what a job computes.
 

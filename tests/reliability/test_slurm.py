@@ -47,3 +47,27 @@ def test_without_slurm_the_launcher_says_how_to_proceed(reference, tmp_path, cap
     code = main(["run", str(suite), "--results-dir", str(tmp_path / "r"), "--launcher", "slurm"])
     err = capsys.readouterr().err
     assert code == 2 and "no SLURM cluster found" in err and "--slurm-local" in err
+
+
+def test_slurm_no_wait_returns_after_submitting_and_the_jobs_still_write_their_records(reference, tmp_path,
+                                                                                        monkeypatch, capsys):
+    import time
+
+    suite, ref = reference
+    res = tmp_path / "results"
+    monkeypatch.setenv("BENCH_THREADS", "1")
+    monkeypatch.delenv("BENCH_FAULT", raising=False)
+    capsys.readouterr()
+    assert main(["run", str(suite), "--results-dir", str(res), "--no-progress", "--launcher", "slurm", "--slurm-local",
+                 "--slurm-cpus", "1", "--slurm-time", "10", "--slurm-no-wait"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("submitted as job") == 2 and f"2 jobs submitted; when they finish: bench report {res}" in out
+    assert "finished: ok" not in out and not (res / "report.md").exists(), "returned without waiting"
+    records = [res / "runs" / run / "result.json" for run in ("simclr/seed0", "byol/seed0")]
+    deadline = time.monotonic() + 300
+    while not all(p.exists() for p in records) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert all(p.exists() for p in records), "the submitted jobs wrote their records after bench returned"
+    for run in ("simclr/seed0", "byol/seed0"):
+        assert comparable(record(res, run)) == comparable(record(ref, run))
+    assert main(["report", str(res)]) == 0 and (res / "report.md").exists()
