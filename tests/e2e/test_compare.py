@@ -11,22 +11,7 @@ import pytest
 
 from benchmark.cli import main
 
-COMMON = """\
-    defaults:
-      data: {{dataset: digits, params: {{size: 16}}, input_size: 16, normalize: none{subset}}}
-      backbone: {{name: tiny, width: 8}}
-      augment: {{on_device: true}}
-      pretrain:
-        epochs: 1
-        max_steps: 4
-        batch_size_per_device: 64
-        optimizer: {{name: sgd, lr: 0.05, base_batch_size: 64}}
-        schedule: {{name: constant}}
-        checkpoint_every_n_steps: 100
-      eval:
-        probes: [{{name: knn, k: 10}}]
-      seeds: {seeds}
-"""
+from .tiny_digits import tiny_digits_defaults
 
 
 def _records(results):
@@ -35,7 +20,7 @@ def _records(results):
 
 
 def cmp_suite(subset: str = "") -> str:
-    return "suite: cmp\n" + textwrap.dedent(COMMON.format(subset=subset, seeds="[0, 1, 2]")) + textwrap.dedent("""\
+    return "suite: cmp\n" + tiny_digits_defaults(seeds="[0, 1, 2]", subset=subset) + textwrap.dedent("""\
         experiments:
           - id: vicreg
             method: {name: vicreg, proj_hidden_dim: 32, proj_output_dim: 32}

@@ -51,12 +51,9 @@ def _rec(variant: str, seed: int, top1: float) -> dict:
             "data": {"dataset": "npz", "n_train": 8336}, "pretrain": {"epochs": 8, "steps": 256},
             "metrics": {"linear": {"top1": top1, "top5": 90.0}}}
 
-
-def test_added_seeds_switch_a_claim_to_the_confidence_sequence(tmp_path):
-    """Seeds outside the records' planned ``seeds`` mean --until-decided added them: the t-interval no longer
-    holds, the claim is judged by the confidence sequence (here wide enough to stay undecided although the
-    t-interval over the same 6 pairs would exclude 0)."""
-    diffs = [1.0, 0.2, 1.4, 0.3, 1.1, 0.6]
+def _report_with_paired_differences(tmp_path, diffs: list[float]) -> tuple[dict, dict]:
+    """Records of BYOL ± SO whose per-seed differences are ``diffs`` (seed k = diffs[k]), the report over them and
+    the ``so_helps_byol`` row of its claims.csv."""
     store = ResultsStore(tmp_path / "results")
     for seed, d in enumerate(diffs):
         store.write(f"byol_c10/so-gamma1e-06/seed{seed}", _rec("so-gamma1e-06", seed, 60.0 + d))
@@ -66,6 +63,15 @@ def test_added_seeds_switch_a_claim_to_the_confidence_sequence(tmp_path):
     (baselines / "synth.yaml").write_text(synthetic.BASELINES)
     paths = make_report(tmp_path / "results", [baselines], figures=False)
     row = next(r for r in csv.DictReader(paths["claims_csv"].open()) if r["claim"] == "so_helps_byol")
+    return paths, row
+
+
+def test_added_seeds_switch_a_claim_to_the_confidence_sequence(tmp_path):
+    """Seeds outside the records' planned ``seeds`` mean --until-decided added them: the t-interval no longer
+    holds, the claim is judged by the confidence sequence (here wide enough to stay undecided although the
+    t-interval over the same 6 pairs would exclude 0)."""
+    diffs = [1.0, 0.2, 1.4, 0.3, 1.1, 0.6]
+    paths, row = _report_with_paired_differences(tmp_path, diffs)
     seq = sequential_verdict(diffs, sign=1, margin=0.0)
     assert row["design"].startswith("seeds added sequentially") and row["verdict"].endswith("inconclusive")
     lo, hi = (float(x) for x in row["ci95"].strip("[]").split(", "))
@@ -82,15 +88,7 @@ def test_a_claim_decided_at_the_profile_seeds_keeps_that_verdict(tmp_path):
     """Seeds added to a shared arm for another claim do not reopen a claim the profile's own seeds decided: the
     procedure stopped it there (what the error bound of the sequential design assumes)."""
     diffs = [0.6, 0.7, 0.8, -3.0, -2.5]  # decided by seeds 0-2; seeds 3-4 (added later) point the other way
-    store = ResultsStore(tmp_path / "results")
-    for seed, d in enumerate(diffs):
-        store.write(f"byol_c10/so-gamma1e-06/seed{seed}", _rec("so-gamma1e-06", seed, 60.0 + d))
-        store.write(f"byol_c10/none/seed{seed}", _rec("none", seed, 60.0))
-    baselines = tmp_path / "baselines"
-    baselines.mkdir()
-    (baselines / "synth.yaml").write_text(synthetic.BASELINES)
-    paths = make_report(tmp_path / "results", [baselines], figures=False)
-    row = next(r for r in csv.DictReader(paths["claims_csv"].open()) if r["claim"] == "so_helps_byol")
+    paths, row = _report_with_paired_differences(tmp_path, diffs)
     assert row["verdict"] == "✓ reproduced"
     assert row["design"] == "fixed seeds: 95% t-interval" and row["n_pairs"] == "3" and row["seeds"] == "0 1 2"
     assert "seeds 3 4, added for other claims, not used" in row["reason"]
