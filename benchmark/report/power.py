@@ -192,8 +192,8 @@ def observed(result: ClaimResult) -> tuple[int, float | None, float | None, str]
         return n, None, None, f"{n} pair(s): needs >= 2"
     if not all(math.isfinite(d) for d in diffs):
         return n, None, None, "a side ran out of memory: decided by signs, no power analysis"
-    mean = sum(diffs) / n
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    sd, mean = result.stats.sd, result.stats.mean  # the paired stats of these very pairs (evaluate_claim)
+    assert sd is not None and mean is not None and result.stats.n == n
     effect = abs(mean - result.claim.margin)
     if sd == 0:
         return n, sd, effect, ("every pair equal to the margin: no seed count decides it" if effect == 0
