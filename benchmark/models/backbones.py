@@ -6,6 +6,9 @@ Every builder returns ``(module, feature_dim)``: ``module(x)`` maps images (B, 3
 * ``stem: cifar``: Lightly's ``ResNetGenerator`` (3×3 conv, stride 1, padding 1, no max-pool), any ``width``
   (64 = standard; the ``cpu`` profiles use 16).
 * ``stem: imagenet``: torchvision's ResNet (7×7 conv, stride 2, max-pool), ``width`` must be 64.
+
+A run passes a builder only the backbone keys its suite sets, so every builder's defaults for ``stem``, ``width``
+and ``zero_init_residual`` equal those of the suite schema's ``BackboneConfig`` (``cifar``, 64, False).
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ class CifarResNet(nn.Module):
         return torch.flatten(F.adaptive_avg_pool2d(out, 1), 1)
 
 
-def _resnet(depth: int, *, stem: str, width: int, zero_init_residual: bool = False, **extra: Any) -> tuple[nn.Module, int]:
+def _resnet(
+    depth: int, *, stem: str = "cifar", width: int = 64, zero_init_residual: bool = False, **extra: Any
+) -> tuple[nn.Module, int]:
     if extra:
         raise SuiteError(f"unknown backbone parameter(s) {sorted(extra)} for resnet{depth}")
     if stem == "cifar":
@@ -95,7 +100,7 @@ class TinyConvNet(nn.Module):
 
 
 @BACKBONES.register("tiny")
-def tiny(*, stem: str = "cifar", width: int = 16, zero_init_residual: bool = False, **extra: Any) -> tuple[nn.Module, int]:
+def tiny(*, stem: str = "cifar", width: int = 64, zero_init_residual: bool = False, **extra: Any) -> tuple[nn.Module, int]:
     if extra:
         raise SuiteError(f"unknown backbone parameter(s) {sorted(extra)} for tiny")
     model = TinyConvNet(width=width)
