@@ -132,7 +132,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     print(f"{suite.name} v{suite.file.version}, profile '{plan.profile}': {len(plan.runs)} runs")
     measured = None
     if args.measure:
-        from benchmark.measure.step_estimate import measured_hours
+        from benchmark.run.estimate import measured_hours
 
         print(f"measuring one pretraining step per training shape on {device} (batch capped at {args.measure_batch})")
         measured = measured_hours(plan.runs, device, n_train=sizes, max_batch=args.measure_batch, log=print)
@@ -175,7 +175,7 @@ def train_sizes(plan: object, data_root: Path) -> dict[str, int | None]:
     runs of datasets with a known size (ImageNet & co., never scanned here) or that do not load are left out."""
     import numpy as np
 
-    from benchmark.runner import RunOptions, load_splits, subset_indices
+    from benchmark.run import RunOptions, load_splits, subset_indices
     from benchmark.suite.plan import KNOWN_TRAIN_SIZES
 
     out: dict[str, int | None] = {}
@@ -233,7 +233,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     process_git_state()  # the checkout as this process loads it: what every record of this invocation names
     from benchmark.report import make_report
-    from benchmark.runner import RunOptions, run_plan
+    from benchmark.run import RunOptions
+    from benchmark.run_suite import run_plan
     from benchmark.suite.loader import load_suite
     from benchmark.suite.plan import make_plan
     from benchmark.suite.validate import validate_experiment

@@ -1,7 +1,7 @@
 """``bench run SUITE --launcher slurm``: one SLURM job per run through submitit, into one shared results directory.
 
 * Runs already finished (same config hash) are skipped before anything is submitted; the others are submitted as
-  job arrays (one array per resource shape), each job executing :func:`benchmark.runner.execute_run` for its run.
+  job arrays (one array per resource shape), each job executing :func:`benchmark.run.execute_run` for its run.
 * A job needs ``pretrain.devices`` tasks per node (one DDP rank per task, Lightning's SLURM environment) on
   ``pretrain.num_nodes`` nodes, ``--slurm-cpus`` CPUs per task and, with ``--device cuda``,
   ``max(pretrain.devices, --slurm-gpus)`` GPUs per node. Rank 0 of the job probes and writes the record.
@@ -55,7 +55,7 @@ class RunJob(Checkpointable):  # type: ignore[misc]
     def __call__(self) -> dict[str, Any]:
         import torch
 
-        from benchmark.runner import RunOptions, execute_run
+        from benchmark.run import RunOptions, execute_run
         from benchmark.suite.loader import load_suite
         from benchmark.suite.plan import make_plan
 

@@ -92,7 +92,7 @@ class UntilDecided:
     budget_hours: float | None
     device: str = "cpu"
     log: Callable[[str], None] = print
-    run_round: Callable[[Plan], Any] | None = None  # executes a plan (benchmark.runner.run_plan with the options)
+    run_round: Callable[[Plan], Any] | None = None  # executes a plan (benchmark.run_suite.run_plan with the options)
     templates: dict[tuple[str, str], Run] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -242,7 +242,7 @@ def run_cli(plan: Plan, opts: Any, args: Any) -> int:
     from benchmark.errors import BenchError
     from benchmark.report import make_report
     from benchmark.report.baselines import load_baselines
-    from benchmark.runner import run_plan
+    from benchmark.run_suite import run_plan
     from benchmark.suite.validate import check_baselines_file
 
     if args.max_seeds < 2:

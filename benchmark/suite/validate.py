@@ -145,7 +145,7 @@ def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
         "zero_init_residual": cfg.backbone.zero_init_residual,
         **extras,
     }
-    # ViTs are built for the suite's input size (benchmark.runner.build_backbone passes image_size the same way)
+    # ViTs are built for the suite's input size (benchmark.run.backbone.backbone_kwargs passes image_size the same way)
     if accepted is not None and "image_size" in accepted and "image_size" not in kwargs:
         kwargs["image_size"] = cfg.data.input_size
     memo = (cfg.backbone.name, repr(sorted(kwargs.items())))

@@ -1,6 +1,6 @@
 """Runner overhead: bench's training step against a minimal hand-written Lightly loop, same model, batch and device.
 
-*bench* = ``benchmark.runner.pretrain`` itself (``PretrainModule`` under the ``pl.Trainer`` it builds, its loader,
+*bench* = ``benchmark.run.pretrain`` itself (``PretrainModule`` under the ``pl.Trainer`` it builds, its loader,
 checkpoint and measurement callbacks) on a one-experiment suite with ``measure: {enabled: true}``; the per-step times
 come from :class:`benchmark.measure.MeasureCallback`. *hand* = the loop of Lightly's examples, written out: a
 shuffled ``DataLoader`` over the same augmented dataset, ``projection_head(backbone(x))`` for the two views,
@@ -95,7 +95,7 @@ def _suite(cfg: dict[str, Any], data: str, deterministic: bool) -> str:
 
 def _runs_and_splits(tmp: Path, cfg: dict[str, Any], device: str) -> tuple[dict[bool, Any], Any, np.ndarray, Any]:
     """The one-experiment run with ``pretrain.deterministic`` true (the default) and false, and its data."""
-    from benchmark.runner import RunOptions, load_splits, subset_indices
+    from benchmark.run import RunOptions, load_splits, subset_indices
     from benchmark.suite.loader import load_suite
     from benchmark.suite.plan import make_plan
 
@@ -124,8 +124,8 @@ def _runs_and_splits(tmp: Path, cfg: dict[str, Any], device: str) -> tuple[dict[
 
 def bench_arm(run: Any, splits: Any, train_idx: np.ndarray, opts: Any, run_dir: Path,
               log: bool = True) -> dict[str, Any]:
-    """``benchmark.runner.pretrain`` as is (``log=False``: with ``PretrainModule.log`` a no-op, for attribution)."""
-    from benchmark.runner import pretrain
+    """``benchmark.run.pretrain`` as is (``log=False``: with ``PretrainModule.log`` a no-op, for attribution)."""
+    from benchmark.run import pretrain
     from benchmark.train.module import PretrainModule
 
     if log:
@@ -205,7 +205,7 @@ def _modules(run: Any, device: str) -> tuple[Any, Any]:
     import pytorch_lightning as pl
 
     from benchmark.methods import MethodContext, build_method
-    from benchmark.runner import build_backbone
+    from benchmark.run import build_backbone
 
     cfg = run.config
     pcfg = cfg.pretrain

@@ -10,7 +10,7 @@ import numpy as np
 
 from benchmark.cli import main
 from benchmark.data import load_dataset
-from benchmark.runner import validation_split
+from benchmark.run import validation_split
 from benchmark.suite.schema import ValidationSplit
 
 SUITE = """\

@@ -32,7 +32,8 @@ def random_init_digits() -> tuple[FeatureSet, dict]:
     """Features of the smoke suite's randomly initialised backbone (digits profile) and its linear-probe params."""
     from benchmark.data.transforms import build_eval_transform
     from benchmark.probes.features import extract_features
-    from benchmark.runner import RunOptions, _Subset, build_backbone, load_splits
+    from benchmark.run import RunOptions, build_backbone, load_splits
+    from benchmark.run.data import IndexSubset
 
     run = make_plan(load_suite("suites/smoke.yaml"), "digits").runs[0]
     cfg = run.config
@@ -43,8 +44,8 @@ def random_init_digits() -> tuple[FeatureSet, dict]:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        tr = extract_features(encoder, _Subset(splits.train, np.arange(len(splits.train))), **kw)
-        te = extract_features(encoder, _Subset(splits.test, np.arange(len(splits.test))), **kw)
+        tr = extract_features(encoder, IndexSubset(splits.train, np.arange(len(splits.train))), **kw)
+        te = extract_features(encoder, IndexSubset(splits.test, np.arange(len(splits.test))), **kw)
     finally:
         torch.set_num_threads(before)
     linear = next(p for p in cfg.eval.probes if p.name == "linear").extras()

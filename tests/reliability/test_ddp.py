@@ -228,7 +228,7 @@ K_CLASS_DDP = SUITE.replace("batch_size_per_device: 32", "batch_size_per_device:
 
 
 def test_k_class_loader_gives_each_rank_a_disjoint_slice_of_one_global_batch(tmp_path):
-    from benchmark.runner import RunOptions, _train_loader, load_splits, subset_indices
+    from benchmark.run import RunOptions, load_splits, subset_indices, train_loader
     from benchmark.suite.loader import load_suite
     from benchmark.suite.plan import make_plan
 
@@ -239,7 +239,7 @@ def test_k_class_loader_gives_each_rank_a_disjoint_slice_of_one_global_batch(tmp
     labels = np.asarray(splits.train_labels)
     train_idx = subset_indices(labels, run.config.data.train_subset)
     dataset = list(range(len(train_idx)))  # the sampler only needs the length; items are never read here
-    loaders = [_train_loader(run, dataset, splits, train_idx, opts) for _ in range(WORLD)]
+    loaders = [train_loader(run, dataset, splits, train_idx, opts) for _ in range(WORLD)]
     for rank, loader in enumerate(loaders):
         loader.batch_sampler.rank = rank  # under DDP it is read from torch.distributed
         loader.batch_sampler.sampler.set_epoch(1)  # what Lightning calls (see lightning_fabric _set_sampler_epoch)
@@ -280,10 +280,10 @@ def _diverge_in_child(rank: int) -> None:
 
 def test_failure_in_a_forked_rank_is_recorded_with_its_kind_and_step():
     """A RunFailure raised inside a DDP rank reaches the parent as text; the runner rebuilds it."""
-    from benchmark.runner import _spawned_failure
+    from benchmark.run.trainer import spawned_failure
 
     with pytest.raises(mp.ProcessRaisedException) as info:
         mp.start_processes(_diverge_in_child, nprocs=1, start_method="fork")
-    failure = _spawned_failure(info.value)
+    failure = spawned_failure(info.value)
     assert failure is not None and (failure.kind, failure.step, failure.reason) == ("diverged", 3, "training loss is nan")
-    assert _spawned_failure(RuntimeError("something else")) is None
+    assert spawned_failure(RuntimeError("something else")) is None

@@ -1,4 +1,4 @@
-"""Synthetic run records shaped like the runner's (``benchmark/runner.py``), for report, plot and browser tests.
+"""Synthetic run records shaped like the runner's (``benchmark/run/execute.py``), for report, plot and browser tests.
 
 Values are arbitrary but deterministic; nothing here comes from the code under test.
 """

@@ -89,7 +89,7 @@ def test_every_resolved_experiment_builds(name):
 
     from benchmark.data.transforms import build_train_transform
     from benchmark.methods import METHODS, MethodContext, build_method
-    from benchmark.runner import build_backbone
+    from benchmark.run import build_backbone
     from benchmark.train.regularization import build_regularizer
 
     _, by_profile = resolved(name)

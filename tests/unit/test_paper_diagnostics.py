@@ -22,7 +22,7 @@ from benchmark.diagnostics.spectra import (
     paper_stages,
 )
 from benchmark.models import BACKBONES
-from benchmark.runner import first_test_images
+from benchmark.run import first_test_images
 from benchmark.suite.schema import DataConfig, ExperimentConfig, MethodConfig
 
 

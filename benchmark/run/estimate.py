@@ -44,7 +44,7 @@ def measure_step(run: Run, device: str = "cpu", *, max_batch: int = 32, repeats:
     """Time one pretraining step of ``run`` on ``device`` (see the module docstring)."""
     from benchmark.data.transforms import build_train_transform
     from benchmark.methods import METHODS, MethodContext, build_method
-    from benchmark.runner import build_backbone
+    from benchmark.run.backbone import build_backbone
     from benchmark.train.regularization import build_regularizer
 
     cfg = run.config
