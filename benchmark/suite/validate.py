@@ -139,15 +139,9 @@ def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
                     f"{ex}.backbone",
                     f"{cfg.backbone.name} accepts: name, {', '.join(sorted(accepted))}",
                 )
-    kwargs: dict[str, Any] = {
-        "stem": cfg.backbone.stem,
-        "width": cfg.backbone.width,
-        "zero_init_residual": cfg.backbone.zero_init_residual,
-        **extras,
-    }
-    # ViTs are built for the suite's input size (benchmark.run.backbone.backbone_kwargs passes image_size the same way)
-    if accepted is not None and "image_size" in accepted and "image_size" not in kwargs:
-        kwargs["image_size"] = cfg.data.input_size
+    from benchmark.run.backbone import backbone_kwargs
+
+    kwargs = backbone_kwargs(cfg)  # as the run builds it: the keys the suite sets (ViTs: image_size = input_size)
     memo = (cfg.backbone.name, repr(sorted(kwargs.items())))
     if memo in _BACKBONE_BUILT:
         _check_weight_correlation(res, _BACKBONE_BUILT[memo], ex)

@@ -6,6 +6,7 @@ registered backbone, and by building the same weights either way.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,3 +92,21 @@ def test_a_user_set_key_the_builder_lacks_is_a_suite_error(widthless: str) -> No
     assert f"backbone '{widthless}'" in info.value.message and "width" in info.value.message
     with pytest.raises(SuiteError, match="unknown backbone parameter"):
         build_backbone(_cfg({"name": "tiny", "widht": 32}), seed=0)
+
+
+def _suite(tmp_path: Path, backbone: str) -> Any:
+    from benchmark.suite.loader import load_suite
+    from benchmark.suite.plan import make_plan
+
+    path = tmp_path / "s.yaml"
+    path.write_text(f"suite: widthless\nexperiments:\n  - id: e\n    method: {{name: simclr}}\n    backbone: {backbone}\n")
+    return make_plan(load_suite(path), None).runs[0].resolved
+
+
+def test_bench_validate_passes_the_builder_the_same_keys_as_the_run(widthless: str, tmp_path: Path) -> None:
+    """`bench validate` builds the backbone as the run does: no width unless the suite sets one."""
+    from benchmark.suite.validate import validate_experiment
+
+    validate_experiment(_suite(tmp_path, f"{{name: {widthless}, depth: 3}}"))
+    with pytest.raises(SuiteError, match="rejects its parameters"):
+        validate_experiment(_suite(tmp_path, f"{{name: {widthless}, width: 32}}"))
