@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from benchmark.errors import BenchError, DataError, SuiteError
-from benchmark.registry import Registry, did_you_mean
+from benchmark.registry import Registry, did_you_mean, import_modules
 
 if TYPE_CHECKING:
     from benchmark.data.base import DatasetSplits
@@ -226,5 +226,8 @@ def guarded(
         ) from err
 
 
-# Register the built-in sources: each module adds its entries to DATASETS when imported.
-from benchmark.data import array_sources, folder_sources, hf_source, overlay_sources, tv_sources  # noqa: E402,F401
+#: Module-name endings of the source modules of :mod:`benchmark.data` (the others import torch at import time).
+SOURCE_MODULE_SUFFIXES = ("_source", "_sources")
+
+# Register the built-in sources: every ``benchmark/data/*_source(s).py`` adds its entries to DATASETS when imported.
+import_modules("benchmark.data", suffixes=SOURCE_MODULE_SUFFIXES)

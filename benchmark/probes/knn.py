@@ -16,13 +16,10 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from benchmark.probes import PROBES
-from benchmark.probes.base import FeatureSet, ProbeParams, coerce_params, topk_correct_from_ranking
+from benchmark.probes.base import PROBES, FeatureSet, ProbeParams, coerce_params, topk_correct_from_ranking
 
 
 class KNNProbeParams(ProbeParams):
@@ -43,17 +40,24 @@ class KNNProbe:
     """
 
     Params = KNNProbeParams
+    reported_metrics = ("top1", "top5")
 
     def __init__(self, params: KNNProbeParams | dict[str, Any] | None = None) -> None:
         self.params: KNNProbeParams = coerce_params(KNNProbeParams, params)  # type: ignore[assignment]
 
-    @torch.no_grad()
     def evaluate(self, features: FeatureSet, *, seed: int, progress: bool = False) -> dict[str, float]:
         """Classify every test feature by its neighbours among the train features (``seed`` is unused: deterministic).
 
         Returns:
             ``top1``, ``top5`` (percent), ``k`` (the number of neighbours actually used), ``temperature``.
         """
+        import torch
+
+        with torch.no_grad():
+            return self._evaluate(features, progress=progress)
+
+    def _evaluate(self, features: FeatureSet, *, progress: bool) -> dict[str, float]:
+        import torch.nn.functional as F
         from lightly.utils.benchmarking import knn_predict  # lazy: pulls in pytorch_lightning (~5 s)
 
         p = self.params

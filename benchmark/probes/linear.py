@@ -38,16 +38,14 @@ import bisect
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import Field, model_validator
-from torch import Tensor
 from tqdm.auto import tqdm
 
 from benchmark.errors import RunFailure
-from benchmark.probes import PROBES
 from benchmark.probes.base import (
+    PROBES,
     FeatureSet,
     Normalization,
     ProbeParams,
@@ -55,6 +53,10 @@ from benchmark.probes.base import (
     normalize_features,
     topk_correct,
 )
+
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
 
 #: Weights ~ N(0, 0.01²), bias 0: the head initialisation of SFRIK's / Barlow Twins' ``evaluate.py``
 #: (``sfrik_iclr23.md`` §7 "weights N(0, 0.01), bias 0"). The problem is convex, so the init barely matters.
@@ -73,6 +75,8 @@ SINGLE_THREAD_MACS = 1 << 24
 @contextlib.contextmanager
 def _cpu_threads(n: int | None) -> Iterator[None]:
     """Temporarily ``torch.set_num_threads(n)`` (no-op for ``None``)."""
+    import torch
+
     if n is None:
         yield
         return
@@ -136,6 +140,8 @@ def softmax_xent_grad(logits: Tensor, y: Tensor, x: Tensor) -> tuple[Tensor, Ten
     Returns:
         ``(loss_sum, grad_w (C, D), grad_b (C,))``.
     """
+    import torch
+
     log_p = logits.log_softmax(dim=1)
     loss_sum = -log_p.gather(1, y.view(-1, 1)).sum()
     delta = log_p.exp_()
@@ -171,13 +177,15 @@ def sgd_update_(
     param.add_(grad, alpha=-lr)
 
 
-@torch.no_grad()
 def _test_accuracy(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor) -> tuple[float, float]:
+    import torch
+
     correct = {1: 0, 5: 0}
-    for start in range(0, x.shape[0], EVAL_CHUNK):
-        c = topk_correct(torch.addmm(bias, x[start : start + EVAL_CHUNK], weight.t()), y[start : start + EVAL_CHUNK])
-        correct[1] += c[1]
-        correct[5] += c[5]
+    with torch.no_grad():
+        for start in range(0, x.shape[0], EVAL_CHUNK):
+            c = topk_correct(torch.addmm(bias, x[start : start + EVAL_CHUNK], weight.t()), y[start : start + EVAL_CHUNK])
+            correct[1] += c[1]
+            correct[5] += c[5]
     n = x.shape[0]
     return 100.0 * correct[1] / n, 100.0 * correct[5] / n
 
@@ -195,6 +203,7 @@ class LinearProbe:
     """
 
     Params = LinearProbeParams
+    reported_metrics = ("top1", "top5")
 
     def __init__(self, params: LinearProbeParams | dict[str, Any] | None = None) -> None:
         self.params: LinearProbeParams = coerce_params(LinearProbeParams, params)  # type: ignore[assignment]
@@ -202,7 +211,6 @@ class LinearProbe:
         self.weight_: Tensor | None = None
         self.bias_: Tensor | None = None
 
-    @torch.no_grad()
     def evaluate(self, features: FeatureSet, *, seed: int, progress: bool = False) -> dict[str, float]:
         """Train on ``features.train_*``, test on ``features.test_*``.
 
@@ -214,6 +222,14 @@ class LinearProbe:
         Raises:
             RunFailure: the training loss became non-finite (divergence; lower ``lr``).
         """
+        import torch
+
+        with torch.no_grad():
+            return self._evaluate(features, seed=seed, progress=progress)
+
+    def _evaluate(self, features: FeatureSet, *, seed: int, progress: bool) -> dict[str, float]:
+        import torch
+
         p = self.params
         train_x, test_x = normalize_features(features.train_x, features.test_x, p.normalize)
         train_y, test_y = features.train_y.to(train_x.device), features.test_y.to(test_x.device)
@@ -252,6 +268,8 @@ class LinearProbe:
         progress: bool,
     ) -> list[dict[str, float]]:
         """SGD epochs updating ``weight``/``bias`` in place; the per-epoch history."""
+        import torch
+
         p = self.params
         n, device = train_x.shape[0], train_x.device
         buf_w, buf_b = torch.zeros_like(weight), torch.zeros_like(bias)
