@@ -430,6 +430,9 @@ def _check_schedule(res: ResolvedExperiment, ex: str) -> None:
 
 def validate_suite(suite: Suite, profiles: list[str] | None = None) -> int:
     """Resolve and validate every experiment of the given profiles (default: all); returns the number checked."""
+    from benchmark.report.figures import check_report_figures
+
+    check_report_figures(suite)
     count = 0
     for profile in profiles or suite.profile_names():
         for res in suite.resolve(profile):
