@@ -289,7 +289,7 @@ def validate_experiment(res: ResolvedExperiment) -> None:
 
     reg_model = _registry_get(
         REGULARIZERS, cfg.regularizer.name, _pos(raw, "regularizer", "name"), f"{ex}.regularizer.name"
-    )
+    ).Params
     _check_params(
         reg_model, cfg.regularizer.extras(), raw.get("regularizer"), f"{ex}.regularizer", _pos(raw, "regularizer")
     )
