@@ -41,12 +41,13 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from benchmark.data.sources import DataSource, SourceParams, check_dataset, load_dataset, register_source
+from benchmark.data.tv_sources import Cifar10
 from benchmark.errors import DataError, SuiteError
 
 #: Digit classes 0..9.
 NUM_DIGITS = 10
 #: Side of CIFAR-10 images (``patch_size`` must not exceed it with ``base: cifar10``).
-CIFAR_SIZE = 32
+CIFAR_SIZE = Cifar10.image_size
 SPLITS = ("train", "test")
 
 
@@ -199,6 +200,7 @@ class DigitOverlay(DataSource):
         "recipe ours); labels: background or digit"
     )
     Params = DigitOverlayParams
+    num_classes = NUM_DIGITS  # default base cifar10: 10 classes with either label; sizes depend on the base
 
     @staticmethod
     def _parts(p: DigitOverlayParams) -> list[tuple[str, str, dict[str, Any]]]:

@@ -55,11 +55,21 @@ class SourceParams(BaseModel):
 
 
 class DataSource:
-    """One named dataset source. Subclasses set ``name``, ``Params``, ``description`` and implement the two methods."""
+    """One named dataset source. Subclasses set ``name``, ``Params``, ``description`` and implement the two methods.
+
+    The dataset's facts are declared here once, for the default ``Params`` (``None`` where they depend on the files
+    or the parameters: ``npz``, ``hf``): ``num_classes``, ``train_size`` / ``test_size`` (images of the train and
+    test splits the loader returns) and ``image_size`` (native square side in pixels). ``bench validate`` (K-class
+    sampling) and ``bench plan`` (step estimates) read them without loading anything.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type[SourceParams]] = SourceParams
+    num_classes: ClassVar[int | None] = None
+    train_size: ClassVar[int | None] = None
+    test_size: ClassVar[int | None] = None
+    image_size: ClassVar[int | None] = None
 
     def check(self, params: Any, *, data_root: Path) -> None:
         """Cheap presence check (no decoding, no checksums). Raises :class:`DataError` when data is missing."""

@@ -34,20 +34,6 @@ from benchmark.suite.errors_map import validate_model
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.yaml_loader import Pos, PosDict, PosList, display_path, load_yaml
 
-KNOWN_NUM_CLASSES = {
-    "cifar10": 10,
-    "cifar100": 100,
-    "stl10": 10,
-    "imagenet100": 100,
-    "imagenet": 1000,
-    "digits": 10,
-    "digit_overlay": 10,  # CIFAR-10 classes (label: base) or digits 0..9 (label: digit)
-    "food101": 101,
-    "flowers102": 102,
-    "dtd": 47,
-    "gtsrb": 43,
-}
-
 
 def _pos(raw: Any, *keys: str) -> Pos | None:
     cur, pos = raw, getattr(raw, "pos", None)
@@ -354,7 +340,9 @@ def _check_sampling(res: ResolvedExperiment, ex: str) -> None:
     cfg, raw = res.config, res.raw
     gb = cfg.pretrain.global_batch_size
     batch_hint = "global batch = pretrain.batch_size_per_device × devices × num_nodes"
-    n_classes = KNOWN_NUM_CLASSES.get(cfg.data.dataset)
+    from benchmark.data import DATASETS
+
+    n_classes = DATASETS.get(cfg.data.dataset).num_classes
     sampler = cfg.data.sampler
     sub = cfg.data.train_subset
     if sampler.kind == "k_classes" and sampler.k is not None:
