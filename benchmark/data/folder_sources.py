@@ -8,7 +8,7 @@ expected layout::
 
 Samples are indexed exactly like ``torchvision.datasets.ImageFolder`` (``torchvision.datasets.folder.make_dataset``:
 classes in sorted order, files sorted within a class), which matters for the SFRIK IN20 % subset: "the first 260
-images (ImageFolder sorted order) of each of the 1000 classes" (``sfrik_iclr23.md`` §3); see
+images (ImageFolder sorted order) of each of the 1000 classes" (valeoai/sfrik ``ImageNetSubset(subset=260)``); see
 :func:`benchmark.data.subsets.per_class_subset`.
 
 ``imagenet100`` accepts either a pre-made ImageNet-100 folder or a full ImageNet folder: only the 100 class folders

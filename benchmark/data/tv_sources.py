@@ -5,8 +5,8 @@ All of them take a ``path`` parameter (relative to ``data_root`` or absolute) th
 for the files torchvision needs (no checksum), so ``bench validate`` is instant; ``load`` lets torchvision verify its
 md5 checksums where it has them (CIFAR, STL-10, Flowers-102, Places365 file lists) and reports which file failed.
 
-Transfer sets (``uniform_prior_iclr23.md`` §5: "IN1K, CIFAR100, Places205, Clevr/Count, Clevr/Dist"; iNat18 for
-PMSN). Places205 is not in torchvision: ``places205`` (:mod:`benchmark.data.folder_sources`) reads the official release;
+Transfer sets (Assran et al., ICLR 2023, Table 1: IN1K, CIFAR100, Places205, Clevr/Count, Clevr/Dist; iNat18 for
+PMSN, §5.2). Places205 is not in torchvision: ``places205`` (:mod:`benchmark.data.folder_sources`) reads the official release;
 ``places365`` stays available as a substitute, to be reported as a deviation where used.
 CLEVR's official test split has no labels; ``clevr_count`` therefore evaluates on the official validation split, as
 VISSL's Clevr/Count task does.

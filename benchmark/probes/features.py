@@ -2,8 +2,8 @@
 
 The backbone runs in ``eval()`` mode under ``torch.no_grad()``: BatchNorm uses its running statistics and is not
 updated. Probing with BN in train mode silently changed Lightly's numbers (lightly-ai/lightly#1440, fixed in PR
-#1444; ``frameworks.md`` §5 pitfall 3); SFRIK's ``evaluate.py --weights freeze`` likewise keeps the frozen backbone in
-``eval()`` (``sfrik_iclr23.md`` §7). Every submodule's train/eval flag and the backbone's device are restored
+#1444); SFRIK's ``evaluate.py --weights freeze`` (valeoai/sfrik) likewise keeps the frozen backbone in
+``eval()``. Every submodule's train/eval flag and the backbone's device are restored
 afterwards, so a pretraining loop can call this mid-training.
 """
 

@@ -4,9 +4,10 @@ Protocol of Wu et al. 2018 (InstDisc) as implemented by ``lightly.utils.benchmar
 re-written): cosine similarity between L2-normalised test and train features, the ``k`` most similar train samples
 vote for their class with weight ``exp(s / T)``, classes are ranked by the summed weights.
 
-Defaults ``k = 200, T = 0.1``: Lightly's ResNet setting (``frameworks.md`` §2.1 ``knn_eval.py`` "k = 200, T = 0.1",
-and its CIFAR-10 table). The temperature moved between 0.1 and 0.07 across Lightly versions, which made a
-published number irreproducible (``frameworks.md`` §5 pitfall 2, lightly-ai/lightly#1824, PR #1840); Lightly now uses
+Defaults ``k = 200, T = 0.1``: Lightly's ResNet setting (lightly-ai/lightly ``benchmarks/imagenet/resnet50/knn_eval.py``
+and the CIFAR-10 table of its benchmarks page, https://docs.lightly.ai/self-supervised-learning/getting_started/benchmarks.html).
+The temperature moved between 0.1 and 0.07 across Lightly versions, which made a
+published number irreproducible (lightly-ai/lightly#1824, PR #1840); Lightly now uses
 0.1 for ResNets and 0.07 for ViTs, and DINO-style evaluation (SFRIK ``knn_eval.py``, solo-learn offline kNN) uses
 T = 0.07 with k ∈ {10, 20, 100, 200}: set ``temperature: 0.07`` (and ``k: 20``) explicitly for those protocols.
 """

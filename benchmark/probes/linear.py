@@ -4,9 +4,10 @@ Default protocol = the OR paper's, except the feature normalisation below (He, D
 epochs, weight decay to 0.0005, learning rate 0.1 (we divide the learning rate by a factor of 10 on Epoch 60 and 100),
 batchsize 256, and SGD with Nesterov momentum as optimizer" — the drop at epoch 100 of a 100-epoch probe is a no-op,
 kept as written (a milestone equal to ``epochs`` is accepted for that reason). Momentum 0.9 is the value every anchor uses (Lightly ``LinearClassifier``, solo-learn, SFRIK). Everything
-is a parameter so other papers' protocols fit too, e.g. SFRIK (``sfrik_iclr23.md`` §7: lr 0.4, wd 1e-6, cosine per
-epoch, 100 epochs, no feature normalisation) or Lightly/SimCLR (lr 0.1, wd 0, cosine). One protocol for all methods
-can under-rate some of them (``frameworks.md`` §5 pitfall 5): override per experiment where a paper does.
+is a parameter so other papers' protocols fit too, e.g. SFRIK (lr 0.4, wd 1e-6, cosine per
+epoch, 100 epochs, no feature normalisation; valeoai/sfrik ``logistic_regression.py``) or Lightly/SimCLR (lr 0.1, wd 0, cosine). One protocol for all methods
+can under-rate some of them (lightly-ai/lightly PR #1231, vturrisi/solo-learn#372): override per experiment where a
+paper does.
 
 Suite protocol choice (feature normalisation): by default the features are standardised per dimension with the
 TRAIN split's mean and variance (``normalize: standardize``, a ``BatchNorm1d`` without affine parameters in eval
@@ -59,7 +60,7 @@ if TYPE_CHECKING:
     from torch import Tensor
 
 #: Weights ~ N(0, 0.01²), bias 0: the head initialisation of SFRIK's / Barlow Twins' ``evaluate.py``
-#: (``sfrik_iclr23.md`` §7 "weights N(0, 0.01), bias 0"). The problem is convex, so the init barely matters.
+#: (valeoai/sfrik ``evaluate.py``: weights N(0, 0.01), bias 0). The problem is convex, so the init barely matters.
 INIT_STD = 0.01
 
 #: Test-set chunk (rows) for the per-epoch evaluation matmul; bounds memory at ~chunk × C floats.

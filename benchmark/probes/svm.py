@@ -1,8 +1,8 @@
 """Linear SVM probe (LIBLINEAR): one-vs-rest L2-regularised L2-loss SVMs on L2-normalised features.
 
-Precedent: VISSL's SVM benchmark (``frameworks.md`` §4: LIBLINEAR via ``LinearSVC``, one-vs-rest, squared hinge,
+Precedent: VISSL's SVM benchmark (facebookresearch/vissl ``tools/train_svm.py``: LIBLINEAR via ``LinearSVC``, one-vs-rest, squared hinge,
 L2 penalty, "L2-normalised features", cost from a grid). SFRIK reports a LIBLINEAR SVM but ships no code for it
-(``sfrik_iclr23.md`` §7), so this protocol is the suite's choice: "C selected on the separate validation split from a
+(valeoai/sfrik has no SVM code), so this protocol is the suite's choice: "C selected on the separate validation split from a
 log grid". Concretely:
 
 1. Features are L2-normalised (row-wise; ``normalize="none"`` to disable).

@@ -4,7 +4,7 @@ He, Du, Ma, *Preventing Dimensional Collapse in Self-Supervised Learning via Ort
 NeurIPS 2024 (arXiv 2411.00392): OR is applied "across the encoder, targeting both convolutional and linear layers
 during pretraining". The official repository (Umaruchain/OR_in_SSL) is empty, so the penalties follow Bansal, Chen,
 Wang, *Can We Gain More from Orthogonality Regularizations in Training Deep CNNs?*, NeurIPS 2018 (code
-VITA-Group/Orthogonality-in-CNNs) and the reconstruction in ``shared/reference/or_neurips24.md`` §2 and §6:
+VITA-Group/Orthogonality-in-CNNs, https://github.com/VITA-Group/Orthogonality-in-CNNs):
 
 * every weight is reshaped to ``W`` (out, in·k·k); ``A = G − I`` with the Gram ``G`` on the **smaller side**
   (``WᵀW`` if out > in·k·k, else ``WWᵀ``; ties → ``WWᵀ``), as in Bansal's Wide-ResNet ``l2_reg_ortho``. This is the
@@ -168,7 +168,7 @@ class OrthogonalityRegularizer:
     taken as one matrix, or ``q/k/v_proj_weight`` when separate; ``out_proj`` is an ``nn.Linear``). For a torchvision
     ``VisionTransformer`` that is the patch-embedding ``conv_proj``, every qkv and out projection, both MLP linears and
     the ``heads`` linear if present. Never BN/LayerNorm parameters or biases. Pass the **encoder (backbone) only**:
-    projector, predictor, prototypes and the online classifier are not regularised (or_neurips24.md §2.1). A
+    projector, predictor, prototypes and the online classifier are not regularised (He et al., 2024: OR is applied "across the encoder"). A
     parameter shared by several modules is counted once. ``exclude_first_conv`` drops the first convolution in
     ``named_modules`` order (the stem, e.g. ``conv1`` / ``conv_proj``).
 
