@@ -170,19 +170,19 @@ def default_device() -> str:
 
 
 def train_sizes(plan: object, data_root: Path) -> dict[str, int | None]:
-    """Pretraining-set size (after subsets) of each run whose dataset has no size in
-    :data:`~benchmark.suite.plan.KNOWN_TRAIN_SIZES` but loads from ``data_root`` (e.g. the npz CIFAR-10 subset);
+    """Pretraining-set size (after subsets) of each run whose dataset source declares no ``train_size``
+    (:func:`~benchmark.suite.plan.declared_train_size`) but loads from ``data_root`` (e.g. the npz CIFAR-10 subset);
     runs of datasets with a known size (ImageNet & co., never scanned here) or that do not load are left out."""
     import numpy as np
 
     from benchmark.run import RunOptions, load_splits, subset_indices
-    from benchmark.suite.plan import KNOWN_TRAIN_SIZES
+    from benchmark.suite.plan import declared_train_size
 
     out: dict[str, int | None] = {}
     counted: dict[str, int | None] = {}
     for run in plan.runs:  # type: ignore[attr-defined]
         data = run.config.data
-        if data.dataset in KNOWN_TRAIN_SIZES:
+        if declared_train_size(data.dataset) is not None:
             continue
         key = data.model_dump_json(include={"dataset", "params", "train_subset"})
         if key not in counted:

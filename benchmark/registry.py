@@ -1,4 +1,4 @@
-"""One generic registry type for methods, backbones, datasets, probes and regularizers.
+"""One generic registry type for methods, backbones, datasets, probes, regularizers and report figures.
 
 Duplicate names are errors; unknown names list close matches (did-you-mean)::
 
@@ -13,6 +13,8 @@ Duplicate names are errors; unknown names list close matches (did-you-mean)::
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
@@ -77,3 +79,22 @@ class Registry(Generic[T]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def import_modules(package: str, *, suffixes: tuple[str, ...] = ()) -> list[str]:
+    """Import every module of ``package`` (for the registrations they make on import); the imported names.
+
+    A new probe, backbone, method or dataset source is a new module in its package, found here without an import
+    line (``pkgutil.iter_modules`` over the package's ``__path__``). ``suffixes`` limits it to modules whose name ends
+    with one of them (``("_source", "_sources")`` for :mod:`benchmark.data`, whose other modules import torch).
+    Modules starting with ``_`` are skipped. Importing twice is a no-op (``sys.modules``).
+    """
+    pkg = importlib.import_module(package)
+    names = sorted(
+        info.name
+        for info in pkgutil.iter_modules(pkg.__path__)
+        if not info.name.startswith("_") and (not suffixes or info.name.endswith(suffixes))
+    )
+    for name in names:
+        importlib.import_module(f"{package}.{name}")
+    return names

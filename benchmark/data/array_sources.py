@@ -160,6 +160,7 @@ class Digits(DataSource):
 
     name = "digits"
     description = "scikit-learn digits (1797 images, 10 classes), upsampled to `size` RGB; bundled, no download"
+    num_classes, train_size, test_size, image_size = 10, 1347, 450, 32  # sizes: test_fraction 0.25, size 32
     Params = DigitsParams
 
     def check(self, params: DigitsParams, *, data_root: Path) -> None:
@@ -175,14 +176,14 @@ class Digits(DataSource):
             np.arange(len(labels)), test_size=params.test_fraction, stratify=labels, random_state=params.split_seed
         )
         train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
-        classes = [str(d) for d in range(10)]
+        classes = [str(d) for d in range(self.num_classes)]
         train = ArrayDataset(images[train_idx], labels[train_idx], classes=classes)
         test = ArrayDataset(images[test_idx], labels[test_idx], classes=classes)
         return DatasetSplits(
             name=self.name,
             train=train,
             test=test,
-            num_classes=10,
+            num_classes=self.num_classes,
             classes=classes,
             train_labels=train.targets,
             test_labels=test.targets,

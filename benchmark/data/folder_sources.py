@@ -8,7 +8,7 @@ expected layout::
 
 Samples are indexed exactly like ``torchvision.datasets.ImageFolder`` (``torchvision.datasets.folder.make_dataset``:
 classes in sorted order, files sorted within a class), which matters for the SFRIK IN20 % subset: "the first 260
-images (ImageFolder sorted order) of each of the 1000 classes" (``sfrik_iclr23.md`` §3); see
+images (ImageFolder sorted order) of each of the 1000 classes" (valeoai/sfrik ``ImageNetSubset(subset=260)``); see
 :func:`benchmark.data.subsets.per_class_subset`.
 
 ``imagenet100`` accepts either a pre-made ImageNet-100 folder or a full ImageNet folder: only the 100 class folders
@@ -130,6 +130,7 @@ class ImageNet(DataSource):
 
     name = "imagenet"
     description = "ImageNet-1k ImageFolder (train/<wnid>, val/<wnid>); not downloadable"
+    num_classes, train_size, test_size = 1000, 1281167, 50000
     Params = ImageNetParams
 
     def _classes(self, p: ImageNetParams, data_root: Path) -> tuple[Path, list[str]]:
@@ -182,6 +183,7 @@ class ImageNet100(DataSource):
 
     name = "imagenet100"
     description = "ImageNet-100 (CMC class list) from an ImageNet-100 or full ImageNet folder; not downloadable"
+    num_classes, train_size, test_size = 100, 126689, 5000
     Params = ImageNet100Params
 
     def check(self, params: ImageNet100Params, *, data_root: Path) -> None:
@@ -257,6 +259,7 @@ class Places205(DataSource):
 
     name = "places205"
     description = "Places205 from the official release (images256/ + trainvalsplit_places205/*.csv); not downloadable"
+    num_classes, train_size, test_size = 205, 2448873, 20500
     Params = Places205Params
 
     def _files(self, p: Places205Params, data_root: Path) -> tuple[Path, Path, Path]:

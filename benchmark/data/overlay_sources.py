@@ -1,8 +1,8 @@
 """``digit_overlay``: images with a power-law-distributed digit pasted in (Assran et al., ICLR 2023, §5.1 toy).
 
-What is known of the paper's toy experiment ([2nd], ``uniform_prior_iclr23.md`` §5.3): "CIFAR-10 with an MNIST digit
-overlaid on each image, digit class power-law distributed. With a uniform prior (MSN) the digit feature is discarded;
-with the matched power-law prior (PMSN) it is kept. Overlay recipe, τ and metrics: not transcribed."
+What is known of the paper's toy experiment (Assran et al., §5.1, as described by secondary sources): CIFAR-10 with
+an MNIST digit overlaid on each image, digit class power-law distributed; with a uniform prior (MSN) the digit feature
+is discarded, with the matched power-law prior (PMSN) it is kept. The overlay recipe, τ and metrics are not known.
 
 **The paper's recipe is not transcribed: every choice below is this suite's** (after the reference's recommendation 5,
 "an MNIST digit pasted in (e.g. 14 × 14 in a corner), digit class power-law (e.g. τ = 1 over 10 digits)") and has to
@@ -41,12 +41,13 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from benchmark.data.sources import DataSource, SourceParams, check_dataset, load_dataset, register_source
+from benchmark.data.tv_sources import Cifar10
 from benchmark.errors import DataError, SuiteError
 
 #: Digit classes 0..9.
 NUM_DIGITS = 10
 #: Side of CIFAR-10 images (``patch_size`` must not exceed it with ``base: cifar10``).
-CIFAR_SIZE = 32
+CIFAR_SIZE = Cifar10.image_size
 SPLITS = ("train", "test")
 
 
@@ -199,6 +200,7 @@ class DigitOverlay(DataSource):
         "recipe ours); labels: background or digit"
     )
     Params = DigitOverlayParams
+    num_classes = NUM_DIGITS  # default base cifar10: 10 classes with either label; sizes depend on the base
 
     @staticmethod
     def _parts(p: DigitOverlayParams) -> list[tuple[str, str, dict[str, Any]]]:

@@ -1,8 +1,8 @@
 """Batch samplers controlling how many classes each mini-batch holds (Assran et al., ICLR 2023, "hidden uniform prior").
 
 The paper pretrains "with a sampler that forces every mini-batch to contain exactly K distinct classes" while "the
-marginal sampling probability of the dataset is unchanged" (``uniform_prior_iclr23.md`` §2.1). The exact algorithm
-is not published (§2.2), so :class:`KClassBatchSampler` implements the reference's recommendation (§2.4, [rec]):
+marginal sampling probability of the dataset is unchanged" (Assran et al., §4 and App. D). The exact algorithm
+is not published, so :class:`KClassBatchSampler` implements this project's choice:
 
 - each epoch, shuffle the images of every class and consume them as per-class queues, so every image is used at most
   once per epoch and the epoch's class histogram equals the dataset's (up to the end-of-epoch remainder);
@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 def expected_classes_per_random_batch(num_classes: int, batch_size: int) -> float:
     """Expected distinct classes in a uniformly random batch from a balanced dataset: C(1 − (1 − 1/C)^B).
 
-    ``uniform_prior_iclr23.md`` §2.3: 983 for C = 1000, B = 4096, so "K = 960 @ 4096" is close to random batching.
+    983 for C = 1000, B = 4096, so the paper's class-balanced "K = 960" at batch 4096 is close to random batching.
     """
     c = float(num_classes)
     return c * (1.0 - (1.0 - 1.0 / c) ** int(batch_size))

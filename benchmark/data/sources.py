@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from benchmark.errors import BenchError, DataError, SuiteError
-from benchmark.registry import Registry, did_you_mean
+from benchmark.registry import Registry, did_you_mean, import_modules
 
 if TYPE_CHECKING:
     from benchmark.data.base import DatasetSplits
@@ -55,11 +55,21 @@ class SourceParams(BaseModel):
 
 
 class DataSource:
-    """One named dataset source. Subclasses set ``name``, ``Params``, ``description`` and implement the two methods."""
+    """One named dataset source. Subclasses set ``name``, ``Params``, ``description`` and implement the two methods.
+
+    The dataset's facts are declared here once, for the default ``Params`` (``None`` where they depend on the files
+    or the parameters: ``npz``, ``hf``): ``num_classes``, ``train_size`` / ``test_size`` (images of the train and
+    test splits the loader returns) and ``image_size`` (native square side in pixels). ``bench validate`` (K-class
+    sampling) and ``bench plan`` (step estimates) read them without loading anything.
+    """
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
     Params: ClassVar[type[SourceParams]] = SourceParams
+    num_classes: ClassVar[int | None] = None
+    train_size: ClassVar[int | None] = None
+    test_size: ClassVar[int | None] = None
+    image_size: ClassVar[int | None] = None
 
     def check(self, params: Any, *, data_root: Path) -> None:
         """Cheap presence check (no decoding, no checksums). Raises :class:`DataError` when data is missing."""
@@ -226,5 +236,8 @@ def guarded(
         ) from err
 
 
-# Register the built-in sources: each module adds its entries to DATASETS when imported.
-from benchmark.data import array_sources, folder_sources, hf_source, overlay_sources, tv_sources  # noqa: E402,F401
+#: Module-name endings of the source modules of :mod:`benchmark.data` (the others import torch at import time).
+SOURCE_MODULE_SUFFIXES = ("_source", "_sources")
+
+# Register the built-in sources: every ``benchmark/data/*_source(s).py`` adds its entries to DATASETS when imported.
+import_modules("benchmark.data", suffixes=SOURCE_MODULE_SUFFIXES)

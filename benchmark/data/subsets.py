@@ -4,7 +4,7 @@ Every function takes the label array (``DatasetSplits.train_labels``) and return
 a subset keeps the dataset's order; :func:`restrict_splits` applies them to a :class:`DatasetSplits`.
 
 References:
-    - SFRIK IN20 % (``sfrik_iclr23.md`` §3): "``ImageNetSubset(subset=260)``: the first 260 images (ImageFolder
+    - SFRIK IN20 % (valeoai/sfrik, ``ImageNetSubset``): "``ImageNetSubset(subset=260)``: the first 260 images (ImageFolder
       sorted order) of each of the 1000 classes ... The separate validation split takes images 261–520 (0-based
       positions) of each class. Off-by-one: position 260 is never used." → :data:`SFRIK_IN20_PER_CLASS`,
       :data:`SFRIK_IN20_VAL_OFFSET`.
@@ -24,9 +24,9 @@ from benchmark.errors import DataError
 if TYPE_CHECKING:
     from benchmark.data.base import DatasetSplits
 
-#: SFRIK IN20 %: "the first 260 images ... of each of the 1000 classes" (sfrik_iclr23.md §3).
+#: SFRIK IN20 %: "the first 260 images ... of each of the 1000 classes" (valeoai/sfrik ``ImageNetSubset``).
 SFRIK_IN20_PER_CLASS = 260
-#: SFRIK's separate validation split starts at 0-based position 261 (position 260 is never used; sfrik_iclr23.md §3).
+#: SFRIK's separate validation split starts at 0-based position 261 (position 260 is never used; valeoai/sfrik ``--val-subset``).
 SFRIK_IN20_VAL_OFFSET = 261
 
 
@@ -100,7 +100,7 @@ def _per_class_counts(sizes: np.ndarray, fraction: float, *, keep_one: bool) -> 
 def stratified_fraction(labels: Sequence[int] | np.ndarray, fraction: float, seed: int) -> np.ndarray:
     """A random ``fraction`` of every class (round(fraction · n_c), at least one image per class), sorted.
 
-    Like solo-learn's ``data.fraction`` (stratified subset for smoke runs, ``frameworks.md``), but class sizes are
+    Like solo-learn's ``data.fraction`` (stratified subset for smoke runs, https://github.com/vturrisi/solo-learn), but class sizes are
     rounded per class so the class histogram is preserved exactly up to rounding.
 
     Raises:
@@ -171,7 +171,7 @@ def power_law_class_sizes(
 ) -> np.ndarray:
     """Zipf-like class sizes n_c = ⌊n_max · (c + 1)^(−τ)⌋ (at least 1), c = 0..C−1.
 
-    Give either ``exponent`` τ (e.g. PMSN's prior τ = 0.25, ``uniform_prior_iclr23.md`` §4.1, if the data should
+    Give either ``exponent`` τ (e.g. PMSN's prior τ = 0.25, Assran et al., ICLR 2023, §5, if the data should
     follow the prior) or ``imbalance_factor`` ρ, in which case τ = log ρ / log C so that n_0 / n_{C−1} = ρ.
 
     Raises:

@@ -5,8 +5,8 @@ All of them take a ``path`` parameter (relative to ``data_root`` or absolute) th
 for the files torchvision needs (no checksum), so ``bench validate`` is instant; ``load`` lets torchvision verify its
 md5 checksums where it has them (CIFAR, STL-10, Flowers-102, Places365 file lists) and reports which file failed.
 
-Transfer sets (``uniform_prior_iclr23.md`` §5: "IN1K, CIFAR100, Places205, Clevr/Count, Clevr/Dist"; iNat18 for
-PMSN). Places205 is not in torchvision: ``places205`` (:mod:`benchmark.data.folder_sources`) reads the official release;
+Transfer sets (Assran et al., ICLR 2023, Table 1: IN1K, CIFAR100, Places205, Clevr/Count, Clevr/Dist; iNat18 for
+PMSN, §5.2). Places205 is not in torchvision: ``places205`` (:mod:`benchmark.data.folder_sources`) reads the official release;
 ``places365`` stays available as a substitute, to be reported as a deviation where used.
 CLEVR's official test split has no labels; ``clevr_count`` therefore evaluates on the official validation split, as
 VISSL's Clevr/Count task does.
@@ -125,7 +125,7 @@ class _Cifar(DataSource):
             train_labels=train.targets,
             test_labels=test.targets,
             source=f"torchvision.datasets.{self.tv_name} from {folder}",
-            image_size=32,
+            image_size=self.image_size,
         )
 
 
@@ -135,6 +135,7 @@ class Cifar10(_Cifar):
 
     name = "cifar10"
     description = "CIFAR-10 via torchvision (50k train / 10k test, 32x32, 10 classes)"
+    num_classes, train_size, test_size, image_size = 10, 50000, 10000, 32
     tv_name = "CIFAR10"
     folder = "cifar-10-batches-py"
     files = (
@@ -155,6 +156,7 @@ class Cifar100(_Cifar):
 
     name = "cifar100"
     description = "CIFAR-100 via torchvision (50k train / 10k test, 32x32, 100 fine classes)"
+    num_classes, train_size, test_size, image_size = 100, 50000, 10000, 32
     tv_name = "CIFAR100"
     folder = "cifar-100-python"
     files = ("train", "test", "meta")
@@ -181,6 +183,7 @@ class Mnist(DataSource):
 
     name = "mnist"
     description = "MNIST via torchvision (60k train / 10k test, 28x28 grayscale as RGB, 10 classes)"
+    num_classes, train_size, test_size, image_size = 10, 60000, 10000, 28
     Params = MnistParams
     folder = "MNIST/raw"
     files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -215,19 +218,19 @@ class Mnist(DataSource):
             return MNIST(str(root), train=True, download=download), MNIST(str(root), train=False, download=False)
 
         tr, te = guarded(self.name, root, build, download=download, manual=self._manual(root))
-        classes = [str(d) for d in range(10)]
+        classes = [str(d) for d in range(self.num_classes)]
         train = ArrayDataset(tr.data.numpy(), tr.targets.numpy(), classes=classes)
         test = ArrayDataset(te.data.numpy(), te.targets.numpy(), classes=classes)
         return DatasetSplits(
             name=self.name,
             train=train,
             test=test,
-            num_classes=10,
+            num_classes=self.num_classes,
             classes=classes,
             train_labels=train.targets,
             test_labels=test.targets,
             source=f"torchvision.datasets.MNIST from {root / self.folder}",
-            image_size=28,
+            image_size=self.image_size,
         )
 
 
@@ -254,6 +257,7 @@ class Stl10(DataSource):
 
     name = "stl10"
     description = "STL-10 via torchvision, labelled train (5k) / test (8k), 96x96, 10 classes"
+    num_classes, train_size, test_size, image_size = 10, 5000, 8000, 96  # train: 1000 with ``folds``
     Params = Stl10Params
     folder = "stl10_binary"
     files = ("train_X.bin", "train_y.bin", "test_X.bin", "test_y.bin", "unlabeled_X.bin")
@@ -295,13 +299,13 @@ class Stl10(DataSource):
             name=self.name,
             train=train,
             test=test,
-            num_classes=10,
+            num_classes=self.num_classes,
             classes=classes,
             train_labels=train.targets,
             test_labels=test.targets,
             source=f"torchvision.datasets.STL10 from {root / self.folder}"
             + (f" (training fold {params.folds})" if params.folds is not None else ""),
-            image_size=96,
+            image_size=self.image_size,
         )
 
 
@@ -321,7 +325,6 @@ class _Transfer(DataSource):
     """
 
     tv_name: ClassVar[str]
-    native_size: ClassVar[int | None] = None
 
     def expected(self, p: Any, root: Path) -> list[Path]:
         raise NotImplementedError
@@ -394,7 +397,7 @@ class _Transfer(DataSource):
             test_labels=test_labels,
             source=f"torchvision.datasets.{self.tv_name} from {root} "
             f"(train: {'+'.join(train_names)}, test: {'+'.join(test_names)})",
-            image_size=self.native_size,
+            image_size=self.image_size,
         )
 
 
@@ -410,6 +413,7 @@ class Food101(_Transfer):
 
     name = "food101"
     description = "Food-101 via torchvision (official train/test, 101 classes)"
+    num_classes, train_size, test_size = 101, 75750, 25250
     Params = PathOnlyParams
     tv_name = "Food101"
 
@@ -440,6 +444,7 @@ class Flowers102(_Transfer):
 
     name = "flowers102"
     description = "Oxford Flowers-102 via torchvision (train/val/test, 102 classes)"
+    num_classes, train_size, test_size = 102, 1020, 6149
     Params = SplitParams
     tv_name = "Flowers102"
 
@@ -469,6 +474,7 @@ class Dtd(_Transfer):
 
     name = "dtd"
     description = "Describable Textures via torchvision (47 classes, partition 1..10)"
+    num_classes, train_size, test_size = 47, 1880, 1880
     Params = DtdParams
     tv_name = "DTD"
 
@@ -493,6 +499,7 @@ class Gtsrb(_Transfer):
 
     name = "gtsrb"
     description = "GTSRB via torchvision (official train/test, 43 classes)"
+    num_classes, train_size, test_size = 43, 26640, 12630
     Params = PathOnlyParams
     tv_name = "GTSRB"
 
@@ -518,7 +525,7 @@ class Gtsrb(_Transfer):
         return np.asarray([t for _, t in samples], dtype=np.int64)
 
     def classes(self, ds: Any) -> list[str]:
-        return [f"{i:05d}" for i in range(43)]  # GTSRB class folders 00000..00042 (torchvision gives no names)
+        return [f"{i:05d}" for i in range(self.num_classes)]  # GTSRB class folders 00000..00042 (torchvision gives no names)
 
 
 #: CLEVR scenes contain 3 to 10 objects (Johnson et al., 2017), so Clevr/Count is an 8-way classification.
@@ -534,6 +541,7 @@ class ClevrCount(_Transfer):
 
     name = "clevr_count"
     description = "CLEVR object counting via torchvision CLEVRClassification (train 70k / val 15k as test, 8 classes)"
+    num_classes, train_size, test_size = len(CLEVR_COUNTS), 70000, 15000
     Params = PathOnlyParams
     tv_name = "CLEVRClassification"
 
@@ -586,6 +594,7 @@ class Places365(_Transfer):
 
     name = "places365"
     description = "Places365 via torchvision (train-standard / val as test, 365 classes); Places205 substitute"
+    num_classes, train_size, test_size, image_size = 365, 1803460, 36500, 256  # image_size: small=True
     Params = Places365Params
     tv_name = "Places365"
 
@@ -623,8 +632,8 @@ class Places365(_Transfer):
 
     def load(self, params: Any, *, data_root: Path, download: bool) -> Any:
         splits = super().load(params, data_root=data_root, download=download)
-        if params.small:
-            splits.image_size = 256
+        if not params.small:
+            splits.image_size = None  # the high-resolution images have no common size
         return splits
 
 
@@ -657,6 +666,7 @@ class INaturalist(_Transfer):
 
     name = "inaturalist"
     description = "iNaturalist 2018 (images via torchvision, official train2018/val2018 json split, 8142 classes)"
+    num_classes, train_size, test_size = 8142, 437513, 24426
     Params = INaturalistParams
     tv_name = "INaturalist"
 

@@ -1,7 +1,7 @@
 """Collapse diagnostics: weight and feature eigenvalue spectra and the RankMe effective rank.
 
 * Weight spectra: eigenvalues of each regularised layer's smaller-side Gram (``σ_i(W)²``), the quantity OR pushes
-  towards 1 (or_neurips24.md §7 "spectrum and effective rank of weight matrices").
+  towards 1 (He, Du, Ma, NeurIPS 2024, Fig. 2: eigenvalue spectra of the weight matrices with and without OR).
 * Feature spectra: eigenvalues of the feature covariance, of representations or hidden block outputs.
 * The paper's protocol (:func:`first_batch_spectra`; He, Du, Ma, NeurIPS 2024, Fig. 3 for BYOL, Fig. 4 for VICReg):
   "ResNet18 contains four basic blocks, each containing four convolutional layers, and we visualize the normalized

@@ -5,7 +5,7 @@ Zheng, Puy, Riccietti, Pérez, Gribonval, *Self-supervised learning with rotatio
 ``src/sfrik/ssl.py`` (commit c6ce16ed36ecb9c68a3e3c42dce3ec1a27e6c9d9: ``SFRIK.mmd_loss``,
 ``SFRIK.two_views_forward``, ``legendre_polynomial``) through the golden vectors in ``shared/golden/sfrik.npz``.
 
-What the official code computes (see ``shared/reference/sfrik_iclr23.md`` §2):
+What the official code computes (valeoai/sfrik ``src/sfrik/ssl.py`` at the commit above):
 
 * rows are L2-normalised (``F.normalize(dim=1)``); q = embedding dimension (last entry of ``--mlp``);
 * kernel ``K(u, v) = Σ_{l=1..L} b_l P_l(q; uᵀv)`` ("K(u,v) = Σ_{ℓ=0}^{L} b_ℓ P_ℓ(q; uᵀv), L ∈ {2,3}, b_ℓ ≥ 0";

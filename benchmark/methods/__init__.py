@@ -1,28 +1,12 @@
 """Method registry: one module per method, registered with ``@METHODS.register(name)``.
 
-The import list below is the registry: adding a method is one module plus one line here.
+Importing this package imports each of its modules (:func:`benchmark.registry.import_modules`), so adding a method
+is one module; no import line is needed.
 """
 
-from benchmark.methods import (  # noqa: F401  (importing a method module registers it)
-    auh,
-    barlow_twins,
-    byol,
-    dcl,
-    dino,
-    mae,
-    moco,
-    mocov3,
-    msn,
-    nnbyol,
-    nnclr,
-    pmsn,
-    sfrik,
-    simclr,
-    simsiam,
-    swav,
-    vicreg,
-    wmse,
-)
 from benchmark.methods.base import METHODS, MethodContext, SSLMethod, StepOutput, build_method
+from benchmark.registry import import_modules
+
+import_modules(__name__)
 
 __all__ = ["METHODS", "MethodContext", "SSLMethod", "StepOutput", "build_method"]

@@ -1,8 +1,10 @@
 """Probes on frozen backbone features: linear (SGD), LIBLINEAR SVM, weighted kNN.
 
-Each probe is one module with one ``@PROBES.register(name)`` class exposing ``Params`` (pydantic, unknown keys
-rejected) and ``evaluate(features, *, seed, progress=False) -> dict[str, float]`` (see :mod:`benchmark.probes.base`).
-Features are extracted once per backbone by :func:`benchmark.probes.features.extract_features`.
+Each probe is one module of this package with one ``@PROBES.register(name)`` class exposing ``Params`` (pydantic,
+unknown keys rejected), ``reported_metrics`` and ``evaluate(features, *, seed, progress=False) -> dict[str, float]``
+(see :mod:`benchmark.probes.base`). Every module here is imported on first import of the package
+(:func:`benchmark.registry.import_modules`), so adding a probe needs no import line. Features are extracted once per
+backbone by :func:`benchmark.probes.features.extract_features`.
 """
 
 from __future__ import annotations
@@ -10,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.registry import Registry
+from benchmark.probes.base import PROBES, FeatureSet, Probe, ProbeParams, topk_accuracy
+from benchmark.probes.features import extract_features
+from benchmark.registry import import_modules
 
-PROBES: Registry[Any] = Registry("probe")
-
-from benchmark.probes import knn, linear, svm  # noqa: E402,F401  (registration side effects)
-from benchmark.probes.base import FeatureSet, Probe, ProbeParams, topk_accuracy  # noqa: E402
-from benchmark.probes.features import extract_features  # noqa: E402
+import_modules(__name__)
 
 
 def build_probe(name: str, params: Mapping[str, Any] | None = None) -> Probe:
@@ -30,4 +30,18 @@ def build_probe(name: str, params: Mapping[str, Any] | None = None) -> Probe:
     return cls(cls.Params(**dict(params or {})))
 
 
-__all__ = ["PROBES", "FeatureSet", "Probe", "ProbeParams", "build_probe", "extract_features", "topk_accuracy"]
+def reported_metrics(name: str) -> tuple[str, ...]:
+    """The metrics probe ``name`` declares for the report (``("top1", "top5")``); RegistryError if unknown."""
+    return tuple(PROBES.get(name).reported_metrics)
+
+
+__all__ = [
+    "PROBES",
+    "FeatureSet",
+    "Probe",
+    "ProbeParams",
+    "build_probe",
+    "extract_features",
+    "reported_metrics",
+    "topk_accuracy",
+]

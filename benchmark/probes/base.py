@@ -3,24 +3,33 @@
 Every probe in :mod:`benchmark.probes` works on cached features (:class:`FeatureSet`, produced once per backbone
 by :func:`benchmark.probes.features.extract_features`), so a linear probe, an SVM and a kNN on the same backbone see
 exactly the same numbers. Accuracies are percentages (0–100), like the papers' tables.
+
+:data:`PROBES` holds every probe class; ``benchmark.probes`` imports each module of the package, so a new probe is
+one module with a ``@PROBES.register(name)`` class. Probe modules import torch inside their functions, not at import
+time, so the registry (names, ``Params``, ``reported_metrics``) is cheap for ``bench validate`` and ``bench report``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, runtime_checkable
 
-import torch
 from pydantic import BaseModel, ConfigDict
-from torch import Tensor
 
 from benchmark.errors import DataError
+from benchmark.registry import Registry
+
+if TYPE_CHECKING:
+    from torch import Tensor
 
 Normalization = Literal["none", "l2", "standardize"]
 
 #: ``eps`` of the "standardize" normalisation, as in ``torch.nn.BatchNorm1d`` (its default ``eps=1e-5``).
 STANDARDIZE_EPS = 1e-5
+
+#: Every probe class, by name (``linear``, ``knn``, ``svm``).
+PROBES: Registry[Any] = Registry("probe")
 
 
 @dataclass
@@ -45,6 +54,8 @@ class FeatureSet:
     num_classes: int
 
     def __post_init__(self) -> None:
+        from torch import Tensor
+
         for name in ("train", "test"):
             x: Tensor = getattr(self, f"{name}_x")
             y: Tensor = getattr(self, f"{name}_y")
@@ -96,9 +107,12 @@ class Probe(Protocol):
 
     ``Params`` is the probe's pydantic parameter model (``extra="forbid"``); the constructor takes an instance of it
     (or a mapping validated by it); :meth:`evaluate` returns JSON-serialisable floats, accuracies in percent.
+    ``reported_metrics`` names the keys of that dict the report's value matrix shows (``("top1", "top5")``), the
+    first being the probe's headline metric.
     """
 
     Params: ClassVar[type[ProbeParams]]
+    reported_metrics: ClassVar[tuple[str, ...]]
 
     def __init__(self, params: Any = None) -> None: ...
 
@@ -166,6 +180,8 @@ def normalize_features(train_x: Tensor, test_x: Tensor, mode: Normalization) -> 
     - ``standardize``: per dimension ``(x - mean) / sqrt(var + 1e-5)`` with the train mean and biased train variance,
       i.e. a BatchNorm1d without affine parameters in eval mode, fitted on the train features (in float64).
     """
+    import torch
+
     if mode == "none":
         return train_x, test_x
     if mode == "l2":

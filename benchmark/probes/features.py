@@ -2,26 +2,27 @@
 
 The backbone runs in ``eval()`` mode under ``torch.no_grad()``: BatchNorm uses its running statistics and is not
 updated. Probing with BN in train mode silently changed Lightly's numbers (lightly-ai/lightly#1440, fixed in PR
-#1444; ``frameworks.md`` §5 pitfall 3); SFRIK's ``evaluate.py --weights freeze`` likewise keeps the frozen backbone in
-``eval()`` (``sfrik_iclr23.md`` §7). Every submodule's train/eval flag and the backbone's device are restored
+#1444); SFRIK's ``evaluate.py --weights freeze`` (valeoai/sfrik) likewise keeps the frozen backbone in
+``eval()``. Every submodule's train/eval flag and the backbone's device are restored
 afterwards, so a pretraining loop can call this mid-training.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
 from tqdm.auto import tqdm
 
 from benchmark.errors import DataError
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor, nn
 
-class _Transformed(Dataset):
-    """``(image, label)`` items of ``dataset`` with ``transform`` applied to the image."""
+
+class _Transformed:
+    """``(image, label)`` items of ``dataset`` with ``transform`` applied to the image (a map-style dataset)."""
 
     def __init__(self, dataset: Any, transform: Callable[[Any], Tensor]) -> None:
         self.dataset = dataset
@@ -47,7 +48,6 @@ def _device_of(module: nn.Module) -> torch.device | None:
     return None
 
 
-@torch.no_grad()
 def extract_features(
     backbone: nn.Module,
     dataset: Any,
@@ -76,6 +76,25 @@ def extract_features(
     Raises:
         DataError: empty dataset or malformed items.
     """
+    import torch
+
+    with torch.no_grad():
+        return _extract(backbone, dataset, transform, batch_size, device, num_workers, progress)
+
+
+def _extract(
+    backbone: nn.Module,
+    dataset: Any,
+    transform: Callable[[Any], Tensor],
+    batch_size: int,
+    device: str | torch.device,
+    num_workers: int,
+    progress: bool,
+) -> tuple[Tensor, Tensor]:
+    import torch
+    from torch import Tensor
+    from torch.utils.data import DataLoader
+
     if len(dataset) == 0:
         raise DataError("cannot extract features from an empty dataset", hint="check the dataset split")
     device = torch.device(device)

@@ -4,9 +4,10 @@ Protocol of Wu et al. 2018 (InstDisc) as implemented by ``lightly.utils.benchmar
 re-written): cosine similarity between L2-normalised test and train features, the ``k`` most similar train samples
 vote for their class with weight ``exp(s / T)``, classes are ranked by the summed weights.
 
-Defaults ``k = 200, T = 0.1``: Lightly's ResNet setting (``frameworks.md`` §2.1 ``knn_eval.py`` "k = 200, T = 0.1",
-and its CIFAR-10 table). The temperature moved between 0.1 and 0.07 across Lightly versions, which made a
-published number irreproducible (``frameworks.md`` §5 pitfall 2, lightly-ai/lightly#1824, PR #1840); Lightly now uses
+Defaults ``k = 200, T = 0.1``: Lightly's ResNet setting (lightly-ai/lightly ``benchmarks/imagenet/resnet50/knn_eval.py``
+and the CIFAR-10 table of its benchmarks page, https://docs.lightly.ai/self-supervised-learning/getting_started/benchmarks.html).
+The temperature moved between 0.1 and 0.07 across Lightly versions, which made a
+published number irreproducible (lightly-ai/lightly#1824, PR #1840); Lightly now uses
 0.1 for ResNets and 0.07 for ViTs, and DINO-style evaluation (SFRIK ``knn_eval.py``, solo-learn offline kNN) uses
 T = 0.07 with k ∈ {10, 20, 100, 200}: set ``temperature: 0.07`` (and ``k: 20``) explicitly for those protocols.
 """
@@ -16,13 +17,10 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from benchmark.probes import PROBES
-from benchmark.probes.base import FeatureSet, ProbeParams, coerce_params, topk_correct_from_ranking
+from benchmark.probes.base import PROBES, FeatureSet, ProbeParams, coerce_params, topk_correct_from_ranking
 
 
 class KNNProbeParams(ProbeParams):
@@ -43,17 +41,24 @@ class KNNProbe:
     """
 
     Params = KNNProbeParams
+    reported_metrics = ("top1", "top5")
 
     def __init__(self, params: KNNProbeParams | dict[str, Any] | None = None) -> None:
         self.params: KNNProbeParams = coerce_params(KNNProbeParams, params)  # type: ignore[assignment]
 
-    @torch.no_grad()
     def evaluate(self, features: FeatureSet, *, seed: int, progress: bool = False) -> dict[str, float]:
         """Classify every test feature by its neighbours among the train features (``seed`` is unused: deterministic).
 
         Returns:
             ``top1``, ``top5`` (percent), ``k`` (the number of neighbours actually used), ``temperature``.
         """
+        import torch
+
+        with torch.no_grad():
+            return self._evaluate(features, progress=progress)
+
+    def _evaluate(self, features: FeatureSet, *, progress: bool) -> dict[str, float]:
+        import torch.nn.functional as F
         from lightly.utils.benchmarking import knn_predict  # lazy: pulls in pytorch_lightning (~5 s)
 
         p = self.params

@@ -4,9 +4,10 @@ Default protocol = the OR paper's, except the feature normalisation below (He, D
 epochs, weight decay to 0.0005, learning rate 0.1 (we divide the learning rate by a factor of 10 on Epoch 60 and 100),
 batchsize 256, and SGD with Nesterov momentum as optimizer" — the drop at epoch 100 of a 100-epoch probe is a no-op,
 kept as written (a milestone equal to ``epochs`` is accepted for that reason). Momentum 0.9 is the value every anchor uses (Lightly ``LinearClassifier``, solo-learn, SFRIK). Everything
-is a parameter so other papers' protocols fit too, e.g. SFRIK (``sfrik_iclr23.md`` §7: lr 0.4, wd 1e-6, cosine per
-epoch, 100 epochs, no feature normalisation) or Lightly/SimCLR (lr 0.1, wd 0, cosine). One protocol for all methods
-can under-rate some of them (``frameworks.md`` §5 pitfall 5): override per experiment where a paper does.
+is a parameter so other papers' protocols fit too, e.g. SFRIK (lr 0.4, wd 1e-6, cosine per
+epoch, 100 epochs, no feature normalisation; valeoai/sfrik ``logistic_regression.py``) or Lightly/SimCLR (lr 0.1, wd 0, cosine). One protocol for all methods
+can under-rate some of them (lightly-ai/lightly PR #1231, vturrisi/solo-learn#372): override per experiment where a
+paper does.
 
 Suite protocol choice (feature normalisation): by default the features are standardised per dimension with the
 TRAIN split's mean and variance (``normalize: standardize``, a ``BatchNorm1d`` without affine parameters in eval
@@ -38,16 +39,14 @@ import bisect
 import contextlib
 import math
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import torch
 from pydantic import Field, model_validator
-from torch import Tensor
 from tqdm.auto import tqdm
 
 from benchmark.errors import RunFailure
-from benchmark.probes import PROBES
 from benchmark.probes.base import (
+    PROBES,
     FeatureSet,
     Normalization,
     ProbeParams,
@@ -56,8 +55,12 @@ from benchmark.probes.base import (
     topk_correct,
 )
 
+if TYPE_CHECKING:
+    import torch
+    from torch import Tensor
+
 #: Weights ~ N(0, 0.01²), bias 0: the head initialisation of SFRIK's / Barlow Twins' ``evaluate.py``
-#: (``sfrik_iclr23.md`` §7 "weights N(0, 0.01), bias 0"). The problem is convex, so the init barely matters.
+#: (valeoai/sfrik ``evaluate.py``: weights N(0, 0.01), bias 0). The problem is convex, so the init barely matters.
 INIT_STD = 0.01
 
 #: Test-set chunk (rows) for the per-epoch evaluation matmul; bounds memory at ~chunk × C floats.
@@ -73,6 +76,8 @@ SINGLE_THREAD_MACS = 1 << 24
 @contextlib.contextmanager
 def _cpu_threads(n: int | None) -> Iterator[None]:
     """Temporarily ``torch.set_num_threads(n)`` (no-op for ``None``)."""
+    import torch
+
     if n is None:
         yield
         return
@@ -136,6 +141,8 @@ def softmax_xent_grad(logits: Tensor, y: Tensor, x: Tensor) -> tuple[Tensor, Ten
     Returns:
         ``(loss_sum, grad_w (C, D), grad_b (C,))``.
     """
+    import torch
+
     log_p = logits.log_softmax(dim=1)
     loss_sum = -log_p.gather(1, y.view(-1, 1)).sum()
     delta = log_p.exp_()
@@ -171,13 +178,15 @@ def sgd_update_(
     param.add_(grad, alpha=-lr)
 
 
-@torch.no_grad()
 def _test_accuracy(x: Tensor, y: Tensor, weight: Tensor, bias: Tensor) -> tuple[float, float]:
+    import torch
+
     correct = {1: 0, 5: 0}
-    for start in range(0, x.shape[0], EVAL_CHUNK):
-        c = topk_correct(torch.addmm(bias, x[start : start + EVAL_CHUNK], weight.t()), y[start : start + EVAL_CHUNK])
-        correct[1] += c[1]
-        correct[5] += c[5]
+    with torch.no_grad():
+        for start in range(0, x.shape[0], EVAL_CHUNK):
+            c = topk_correct(torch.addmm(bias, x[start : start + EVAL_CHUNK], weight.t()), y[start : start + EVAL_CHUNK])
+            correct[1] += c[1]
+            correct[5] += c[5]
     n = x.shape[0]
     return 100.0 * correct[1] / n, 100.0 * correct[5] / n
 
@@ -195,6 +204,7 @@ class LinearProbe:
     """
 
     Params = LinearProbeParams
+    reported_metrics = ("top1", "top5")
 
     def __init__(self, params: LinearProbeParams | dict[str, Any] | None = None) -> None:
         self.params: LinearProbeParams = coerce_params(LinearProbeParams, params)  # type: ignore[assignment]
@@ -202,7 +212,6 @@ class LinearProbe:
         self.weight_: Tensor | None = None
         self.bias_: Tensor | None = None
 
-    @torch.no_grad()
     def evaluate(self, features: FeatureSet, *, seed: int, progress: bool = False) -> dict[str, float]:
         """Train on ``features.train_*``, test on ``features.test_*``.
 
@@ -214,6 +223,14 @@ class LinearProbe:
         Raises:
             RunFailure: the training loss became non-finite (divergence; lower ``lr``).
         """
+        import torch
+
+        with torch.no_grad():
+            return self._evaluate(features, seed=seed, progress=progress)
+
+    def _evaluate(self, features: FeatureSet, *, seed: int, progress: bool) -> dict[str, float]:
+        import torch
+
         p = self.params
         train_x, test_x = normalize_features(features.train_x, features.test_x, p.normalize)
         train_y, test_y = features.train_y.to(train_x.device), features.test_y.to(test_x.device)
@@ -252,6 +269,8 @@ class LinearProbe:
         progress: bool,
     ) -> list[dict[str, float]]:
         """SGD epochs updating ``weight``/``bias`` in place; the per-epoch history."""
+        import torch
+
         p = self.params
         n, device = train_x.shape[0], train_x.device
         buf_w, buf_b = torch.zeros_like(weight), torch.zeros_like(bias)

@@ -1,8 +1,8 @@
 """Linear SVM probe (LIBLINEAR): one-vs-rest L2-regularised L2-loss SVMs on L2-normalised features.
 
-Precedent: VISSL's SVM benchmark (``frameworks.md`` §4: LIBLINEAR via ``LinearSVC``, one-vs-rest, squared hinge,
+Precedent: VISSL's SVM benchmark (facebookresearch/vissl ``tools/train_svm.py``: LIBLINEAR via ``LinearSVC``, one-vs-rest, squared hinge,
 L2 penalty, "L2-normalised features", cost from a grid). SFRIK reports a LIBLINEAR SVM but ships no code for it
-(``sfrik_iclr23.md`` §7), so this protocol is the suite's choice: "C selected on the separate validation split from a
+(valeoai/sfrik has no SVM code), so this protocol is the suite's choice: "C selected on the separate validation split from a
 log grid". Concretely:
 
 1. Features are L2-normalised (row-wise; ``normalize="none"`` to disable).
@@ -30,17 +30,18 @@ import ctypes
 import ctypes.util
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
-import torch
 from pydantic import Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
 from benchmark.errors import DataError
-from benchmark.probes import PROBES
-from benchmark.probes.base import FeatureSet, ProbeParams, coerce_params, normalize_features, topk_accuracy
+from benchmark.probes.base import PROBES, FeatureSet, ProbeParams, coerce_params, normalize_features, topk_accuracy
+
+if TYPE_CHECKING:
+    import torch
 
 #: LIBLINEAR solver codes (``-s``): L2-regularised L2-loss SVC, primal (TRON) and dual (coordinate descent).
 SOLVER_CODES = {"primal": 2, "dual": 1}
@@ -151,6 +152,8 @@ def fit_liblinear(prob: _Problem, *, c: float, params: SVMProbeParams, seed: int
 
 def decision_scores(x: np.ndarray, labels: np.ndarray, weights: np.ndarray, num_classes: int) -> torch.Tensor:
     """(N, num_classes) decision values; classes absent from the fit get ``-inf``."""
+    import torch
+
     scores = np.full((x.shape[0], num_classes), -np.inf)
     scores[:, labels] = x @ weights[:-1] + weights[-1]
     return torch.from_numpy(scores)
@@ -166,6 +169,7 @@ class LiblinearSVMProbe:
     """
 
     Params = SVMProbeParams
+    reported_metrics = ("top1", "top5")
 
     def __init__(self, params: SVMProbeParams | dict[str, Any] | None = None) -> None:
         self.params: SVMProbeParams = coerce_params(SVMProbeParams, params)  # type: ignore[assignment]
@@ -180,6 +184,8 @@ class LiblinearSVMProbe:
         Raises:
             DataError: fewer than two classes in the train split.
         """
+        import torch
+
         p = self.params
         train_t, test_t = normalize_features(features.train_x, features.test_x, p.normalize)
         train_x = train_t.detach().cpu().double().numpy()

@@ -4,7 +4,7 @@ He, Du, Ma, *Preventing Dimensional Collapse in Self-Supervised Learning via Ort
 NeurIPS 2024 (arXiv 2411.00392): OR is applied "across the encoder, targeting both convolutional and linear layers
 during pretraining". The official repository (Umaruchain/OR_in_SSL) is empty, so the penalties follow Bansal, Chen,
 Wang, *Can We Gain More from Orthogonality Regularizations in Training Deep CNNs?*, NeurIPS 2018 (code
-VITA-Group/Orthogonality-in-CNNs) and the reconstruction in ``shared/reference/or_neurips24.md`` §2 and §6:
+VITA-Group/Orthogonality-in-CNNs, https://github.com/VITA-Group/Orthogonality-in-CNNs):
 
 * every weight is reshaped to ``W`` (out, in·k·k); ``A = G − I`` with the Gram ``G`` on the **smaller side**
   (``WᵀW`` if out > in·k·k, else ``WWᵀ``; ties → ``WWᵀ``), as in Bansal's Wide-ResNet ``l2_reg_ortho``. This is the
@@ -42,9 +42,20 @@ import math
 from typing import Literal
 
 import torch
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from torch import Tensor, nn
 
-__all__ = ["OrthogonalityRegularizer", "REGULARIZED_MODULES", "gram_minus_identity", "so_penalty", "srip_penalty"]
+from benchmark.regularizers.base import register_regularizer
+
+__all__ = [
+    "OrthogonalityRegularizer",
+    "REGULARIZED_MODULES",
+    "SOParams",
+    "SRIPParams",
+    "gram_minus_identity",
+    "so_penalty",
+    "srip_penalty",
+]
 
 GramSide = Literal["smaller", "fan_in"]
 SRIPEstimator = Literal["paper", "power", "exact"]
@@ -157,7 +168,7 @@ class OrthogonalityRegularizer:
     taken as one matrix, or ``q/k/v_proj_weight`` when separate; ``out_proj`` is an ``nn.Linear``). For a torchvision
     ``VisionTransformer`` that is the patch-embedding ``conv_proj``, every qkv and out projection, both MLP linears and
     the ``heads`` linear if present. Never BN/LayerNorm parameters or biases. Pass the **encoder (backbone) only**:
-    projector, predictor, prototypes and the online classifier are not regularised (or_neurips24.md §2.1). A
+    projector, predictor, prototypes and the online classifier are not regularised (He et al., 2024: OR is applied "across the encoder"). A
     parameter shared by several modules is counted once. ``exclude_first_conv`` drops the first convolution in
     ``named_modules`` order (the stem, e.g. ``conv1`` / ``conv_proj``).
 
@@ -279,3 +290,55 @@ class OrthogonalityRegularizer:
             f"srip_squared={self.srip_squared}, estimator={self.estimator!r}, power_iters={self.power_iters}, "
             f"gram_side={self.gram_side!r}, exclude_first_conv={self.exclude_first_conv})"
         )
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Suite entries ``so`` and ``srip``: each has its own keys, so a key of the other penalty (``estimator`` on ``so``,
+# ``so_squared`` on ``srip``) is an unknown-key error, and ``power_iters`` is accepted only with ``estimator: power``.
+
+
+class _OrthogonalityCommon(BaseModel):
+    """OR flags shared by SO and SRIP (He, Du, Ma, NeurIPS 2024, §3.2 and App. A)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gamma: float = Field(ge=0, description="γ multiplying the summed per-layer penalty")
+    gram_side: Literal["smaller", "fan_in"] = "smaller"
+    exclude_first_conv: bool = False
+
+
+class SOParams(_OrthogonalityCommon):
+    """Suite parameters of ``so``."""
+
+    so_squared: bool = Field(default=True, description="‖WᵀW − I‖_F² (paper) or ‖WᵀW − I‖_F")
+
+
+class SRIPParams(_OrthogonalityCommon):
+    """Suite parameters of ``srip``."""
+
+    srip_squared: bool = Field(default=False, description="σ (paper) or σ² (Bansal et al.)")
+    estimator: Literal["paper", "power", "exact"] = Field(
+        default="paper", description="paper: the OR paper's two mat-vecs; power: power_iters rounds; exact"
+    )
+    power_iters: int | None = Field(default=None, ge=1, description="rounds of estimator: power (default 2)")
+
+    @model_validator(mode="after")
+    def _power_iters_needs_power(self) -> SRIPParams:
+        if self.power_iters is not None and self.estimator != "power":
+            raise ValueError(
+                f"power_iters={self.power_iters} only applies to estimator: power (estimator is '{self.estimator}'); "
+                "drop power_iters or add estimator: power"
+            )
+        return self
+
+
+@register_regularizer("so", SOParams)
+def build_so(params: SOParams) -> OrthogonalityRegularizer:
+    """Soft Orthogonality on every Conv/Linear weight of the encoder."""
+    return OrthogonalityRegularizer(kind="so", **params.model_dump())
+
+
+@register_regularizer("srip", SRIPParams)
+def build_srip(params: SRIPParams) -> OrthogonalityRegularizer:
+    """SRIP (spectral restricted isometry) on every Conv/Linear weight of the encoder."""
+    return OrthogonalityRegularizer(kind="srip", **params.model_dump())

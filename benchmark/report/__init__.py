@@ -154,7 +154,9 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     if figures:
         from benchmark.report.plots import make_figures
 
-        figs = make_figures(records, results_dir=Path(results_dir))
+        suite, _ = recorded_suite(Path(results_dir))  # its report.figures; all kinds when it is not recorded
+        names = suite.file.report.figures if suite is not None else None
+        figs = make_figures(records, results_dir=Path(results_dir), names=names)
     try:
         perf_md, perf_html, perf_figs = performance_parts(records, Path(results_dir))
     except ImportError:  # benchmark.report.performance is optional

@@ -1,7 +1,7 @@
 """A paper's relative statements as machine-checkable paired comparisons, with a verdict per profile.
 
-Reported numbers are mostly not transcribed for the target papers (``shared/reference/*.md``: "Do not hard-code an
-expected gain"), but their *relative* statements are: "OR gives consistent gains across methods and backbones"
+Reported numbers are mostly not transcribed for the target papers (their tables were not read cell by cell, so no
+expected gain is hard-coded), but their *relative* statements are: "OR gives consistent gains across methods and backbones"
 (He et al., NeurIPS 2024, abstract), "SFRIK is faster than VICReg ... at q = 8192, 16384" (Zheng et al., ICLR 2023),
 "SimCLR, VICReg, MSN degrade with class-imbalanced batches" and "PMSN improves over MSN on long-tailed data"
 (Assran et al., ICLR 2023). Each becomes one :class:`ClaimSpec` in the paper's baselines file::

@@ -34,7 +34,7 @@ from typing import Any
 
 from benchmark.errors import ResultsError
 from benchmark.report.claims import fmt_number, metric_value, paired_stats, t_quantile
-from benchmark.report.diff import REPORTED_METRICS
+from benchmark.report.diff import probe_metrics
 from benchmark.results.provenance import DESCRIPTIVE_FIELDS, computation_hash
 from benchmark.results.store import ResultsStore
 
@@ -93,7 +93,7 @@ def _metrics_of(recs: list[dict[str, Any]]) -> list[str]:
     names: set[str] = set()
     for rec in recs:
         for probe, values in (rec.get("metrics") or {}).items():
-            names.update(f"{probe}.{m}" for m in REPORTED_METRICS if isinstance(values, dict) and m in values)
+            names.update(f"{probe}.{m}" for m in probe_metrics(probe) if isinstance(values, dict) and m in values)
         names.update(m for m in EXTRA_METRICS if metric_value(rec, m)[0] is not None)
     return sorted(names)
 

@@ -22,6 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.probes import reported_metrics
 from benchmark.report.baselines import BaselineFile
 
 VERDICTS = {
@@ -33,7 +34,12 @@ VERDICTS = {
     "not comparable": "x",
     "no reported number": "?",
 }
-REPORTED_METRICS = ("top1", "top5")
+
+
+def probe_metrics(probe_key: str) -> tuple[str, ...]:
+    """The metrics the report shows for a record's probe entry (``linear``, ``digit/linear``: a transfer target's),
+    as the probe class declares them (``reported_metrics``)."""
+    return reported_metrics(probe_key.rsplit("/", 1)[-1])
 
 
 @dataclass
@@ -157,7 +163,7 @@ def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]
             failures[key0].append(f"seed {rec.get('seed')}: {f.get('kind')} at step {f.get('step')}: {f.get('reason')}")
             probes = [p.get("name") for p in exp_cfg.get("eval", {}).get("probes", [])]
             for probe in probes:
-                k = (*key0, f"{probe}.top1")
+                k = (*key0, f"{probe}.{probe_metrics(probe)[0]}")
                 rows.setdefault(k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")),
                                        variant_label=readable_variant(rec.get("variant_assignments"))))
             continue
@@ -167,7 +173,7 @@ def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]
             sources.append(("random_init/", ctrl))
         for prefix, metrics in sources:
             for probe, values in metrics.items():
-                for m in REPORTED_METRICS:
+                for m in probe_metrics(probe):
                     if m not in values or values[m] is None:
                         continue
                     k = (*key0, f"{prefix}{probe}.{m}")

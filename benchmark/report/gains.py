@@ -2,7 +2,7 @@
 
 Most result numbers the target papers give outside their tables are relative gains written as a percentage, e.g.
 "When we use ResNet18, MOCOv3 improves $3\\%$ on Top-1 accuracy" (He et al., NeurIPS 2024, §6.1), without saying
-whether "%" means points or a relative change (``shared/reference/paper_audit_2026-12-02.md`` §2.1). Each becomes
+whether "%" means points or a relative change (the paper does not say which). Each becomes
 one :class:`ReportedDifference` under ``reported_differences:`` in the paper's baselines file::
 
     reported_differences:

@@ -36,7 +36,7 @@ import json
 import math
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 
 from benchmark.report.claims import metric_value
+from benchmark.report.figures import figure_kinds, register_figure
 
 PREFERRED_METRICS = ("linear.top1", "knn.top1", "svm.top1")
 #: Normalised eigenvalues below this are numerical zeros (rank-deficient covariance) and are not drawn.
@@ -143,6 +144,7 @@ def _mean_curve(curves: list[list[float]]) -> list[float]:
     return [sum(c[i] for c in curves) / len(curves) for i in range(n)]
 
 
+@register_figure("spectra", order=10)
 def spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
     """Feature and weight spectra per regularizer variant, for experiments run with and without OR."""
     figures: list[Figure] = []
@@ -191,6 +193,7 @@ def spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
 
 
 # ------------------------------------------------------------------------------------------------ gamma
+@register_figure("gamma", order=50)
 def gamma_figures(records: list[dict[str, Any]]) -> list[Figure]:
     """Accuracy vs γ per regularizer kind (log x axis), with the no-OR mean ± std as a band."""
     figures: list[Figure] = []
@@ -241,6 +244,7 @@ def _sampler_label(rec: dict[str, Any]) -> str:
     return "random"
 
 
+@register_figure("sampler", order=60)
 def sampler_figures(records: list[dict[str, Any]]) -> list[Figure]:
     """Grouped bars: accuracy per sampler (random vs K classes per batch), one group per experiment."""
     figures: list[Figure] = []
@@ -299,6 +303,7 @@ def embedding_dim(rec: dict[str, Any]) -> int | None:
     return None
 
 
+@register_figure("measure", order=70)
 def measure_figures(records: list[dict[str, Any]]) -> list[Figure]:
     """Step time and peak memory vs q, one line per experiment (method); skipped when nothing was measured."""
     figures: list[Figure] = []
@@ -411,6 +416,7 @@ def _mean_normalised(entries: list[dict[str, Any]]) -> list[tuple[int, float]]:
     return [(i + 1, v) for i, v in enumerate(_mean_curve(curves)) if v > SPECTRUM_FLOOR]
 
 
+@register_figure("paper_spectra", order=20)
 def paper_spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
     """The OR paper's Figs. 3/4 from ``diagnostics.first_batch``: kinds in rows, compared runs in columns."""
     figures: list[Figure] = []
@@ -481,6 +487,7 @@ def _with_artifact(records: list[dict[str, Any]], results_dir: Path | None, pref
     return out
 
 
+@register_figure("weight_correlation", order=30)
 def weight_correlation_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
     """The OR paper's Fig. 5: |corr| heatmap and its spectral biclustering per compared run (lowest seed)."""
     figures: list[Figure] = []
@@ -523,6 +530,7 @@ def weight_correlation_figures(records: list[dict[str, Any]], results_dir: Path 
     return figures
 
 
+@register_figure("umap", order=40)
 def umap_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
     """The OR paper's Fig. 6: UMAP of test representations coloured by class, per compared run (lowest seed)."""
     figures: list[Figure] = []
@@ -551,8 +559,8 @@ def umap_figures(records: list[dict[str, Any]], results_dir: Path | None = None)
     return figures
 
 
-def make_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
-    """Every figure the records (and, under ``results_dir``, their ``figures_data.npz``) support, in a stable order."""
-    return [*spectra_figures(records), *paper_spectra_figures(records),
-            *weight_correlation_figures(records, results_dir), *umap_figures(records, results_dir),
-            *gamma_figures(records), *sampler_figures(records), *measure_figures(records)]
+def make_figures(records: list[dict[str, Any]], results_dir: Path | None = None,
+                 names: Sequence[str] | None = None) -> list[Figure]:
+    """The figures of the kinds ``names`` (a suite's ``report.figures``; default: every registered kind, in their
+    ``order``) that the records (and, under ``results_dir``, their ``figures_data.npz``) support."""
+    return [fig for kind in figure_kinds(names) for fig in kind.render(records, results_dir)]

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from benchmark.data import DATASETS
 from benchmark.errors import SuiteError
 from benchmark.results.provenance import computation_hash, config_hash, fill_probe_params
 from benchmark.suite.loader import ResolvedExperiment, Suite
@@ -31,18 +32,11 @@ NOMINAL_THROUGHPUT = {
     ("cuda", "tiny"): 50000.0,
 }
 
-KNOWN_TRAIN_SIZES = {
-    "cifar10": 50000,
-    "cifar100": 50000,
-    "stl10": 5000,
-    "imagenet": 1281167,
-    "imagenet100": 126689,
-    "digits": 1347,
-    "food101": 75750,
-    "flowers102": 1020,
-    "dtd": 1880,
-    "gtsrb": 26640,
-}
+
+
+def declared_train_size(dataset: str) -> int | None:
+    """The train-split size the dataset source declares (``DataSource.train_size``), None if unknown."""
+    return DATASETS.get(dataset).train_size if dataset in DATASETS else None
 
 
 #: (section, key) of experiment fields omitted from the config hash while empty (added in later versions).
@@ -178,10 +172,10 @@ def estimate(run: Run, device: str = "cuda", n_train: int | None = None) -> dict
     """Steps, images seen and a rough time estimate (hours, at the nominal throughput of ``device``) for one run.
 
     ``n_train``: the size of the run's pretraining set after its subsets, when known (``bench plan`` loads small
-    datasets under ``--data-root`` to count it); else it comes from :data:`KNOWN_TRAIN_SIZES`.
+    datasets under ``--data-root`` to count it); else it is the size the source declares (:func:`declared_train_size`).
     """
     cfg = run.config
-    n = n_train if n_train is not None else KNOWN_TRAIN_SIZES.get(cfg.data.dataset)
+    n = n_train if n_train is not None else declared_train_size(cfg.data.dataset)
     sub = cfg.data.train_subset
     if sub is not None and n is not None and n_train is None:
         if sub.per_class is not None:

@@ -15,6 +15,7 @@ A suite file has the shape::
     profiles:
       paper: {description: ...}
       smoke: {description: ..., overrides: {<experiment fields>}, experiments: {byol_c10: {...}}, only: [byol_c10]}
+    report: {figures: [spectra, gamma]}   # optional: the figure kinds bench report draws (default: all)
 
 Experiment fields are the models below (:class:`ExperimentConfig`). Method, regularizer, probe and dataset
 parameters are open here (``extra="allow"``) and checked against the registered component's own ``Params`` model
@@ -464,6 +465,16 @@ class ProfileConfig(Strict):
     only: list[str] | None = Field(default=None, min_length=1, description="run only these experiments")
 
 
+class ReportSettings(Strict):
+    """What ``bench report`` draws for the suite."""
+
+    figures: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="figure kinds drawn, in this order (names of benchmark.report.figures.FIGURES); default: all",
+    )
+
+
 class SuiteFile(Strict):
     """The top level of a suite file (before experiments are resolved)."""
 
@@ -477,6 +488,7 @@ class SuiteFile(Strict):
     profiles: dict[str, ProfileConfig] = Field(default_factory=lambda: {"paper": ProfileConfig()})
     default_profile: str = "paper"
     notes: list[str] = Field(default_factory=list)
+    report: ReportSettings = Field(default_factory=ReportSettings)
 
     @field_validator("suite")
     @classmethod

@@ -34,20 +34,6 @@ from benchmark.suite.errors_map import validate_model
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.yaml_loader import Pos, PosDict, PosList, display_path, load_yaml
 
-KNOWN_NUM_CLASSES = {
-    "cifar10": 10,
-    "cifar100": 100,
-    "stl10": 10,
-    "imagenet100": 100,
-    "imagenet": 1000,
-    "digits": 10,
-    "digit_overlay": 10,  # CIFAR-10 classes (label: base) or digits 0..9 (label: digit)
-    "food101": 101,
-    "flowers102": 102,
-    "dtd": 47,
-    "gtsrb": 43,
-}
-
 
 def _pos(raw: Any, *keys: str) -> Pos | None:
     cur, pos = raw, getattr(raw, "pos", None)
@@ -283,7 +269,7 @@ def validate_experiment(res: ResolvedExperiment) -> None:
 
     reg_model = _registry_get(
         REGULARIZERS, cfg.regularizer.name, _pos(raw, "regularizer", "name"), f"{ex}.regularizer.name"
-    )
+    ).Params
     _check_params(
         reg_model, cfg.regularizer.extras(), raw.get("regularizer"), f"{ex}.regularizer", _pos(raw, "regularizer")
     )
@@ -348,7 +334,9 @@ def _check_sampling(res: ResolvedExperiment, ex: str) -> None:
     cfg, raw = res.config, res.raw
     gb = cfg.pretrain.global_batch_size
     batch_hint = "global batch = pretrain.batch_size_per_device × devices × num_nodes"
-    n_classes = KNOWN_NUM_CLASSES.get(cfg.data.dataset)
+    from benchmark.data import DATASETS
+
+    n_classes = DATASETS.get(cfg.data.dataset).num_classes
     sampler = cfg.data.sampler
     sub = cfg.data.train_subset
     if sampler.kind == "k_classes" and sampler.k is not None:
@@ -424,6 +412,9 @@ def _check_schedule(res: ResolvedExperiment, ex: str) -> None:
 
 def validate_suite(suite: Suite, profiles: list[str] | None = None) -> int:
     """Resolve and validate every experiment of the given profiles (default: all); returns the number checked."""
+    from benchmark.report.figures import check_report_figures
+
+    check_report_figures(suite)
     count = 0
     for profile in profiles or suite.profile_names():
         for res in suite.resolve(profile):

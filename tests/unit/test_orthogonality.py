@@ -269,7 +269,7 @@ def test_paper_estimator_is_the_default_everywhere() -> None:
         srip_penalty(w, generator=torch.Generator().manual_seed(0)),
         srip_penalty(w, estimator="power", power_iters=1, generator=gen),
     )
-    srip_params, so_params = REGULARIZERS.get("srip"), REGULARIZERS.get("so")
+    srip_params, so_params = REGULARIZERS.get("srip").Params, REGULARIZERS.get("so").Params
     with pytest.raises(ValidationError, match="only applies to estimator: power"):
         srip_params(gamma=1e-3, power_iters=2)
     with pytest.raises(ValidationError, match="estimator"):
