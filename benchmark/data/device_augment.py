@@ -32,6 +32,7 @@ import numpy as np
 from torch import Tensor
 
 from benchmark.data.batched_augment import BatchedMultiView, ViewParams
+from benchmark.data.seeds import sample_seeds
 from benchmark.data.transforms import checked_kwargs
 from benchmark.errors import SuiteError
 from benchmark.suite.schema import DataConfig
@@ -122,6 +123,4 @@ def build_device_augment(preset: str, data: DataConfig, params: dict[str, Any]) 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
     """A 63-bit generator seed for one training step of one process (splitmix64 of the three)."""
-    from benchmark.train.sampling import sample_seeds
-
     return int(sample_seeds(seed, step, rank, np.zeros(1, dtype=np.int64))[0])
