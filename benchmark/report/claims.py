@@ -65,8 +65,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from benchmark.errors import HintedValueError
 from benchmark.report.power import POWER_COLUMNS
-from benchmark.suite.errors_map import HintedValueError
 from benchmark.suite.schema import ID_PATTERN, ID_RE
 
 CONFIDENCE = 0.95

@@ -24,14 +24,6 @@ from benchmark.suite.yaml_loader import Pos, PosDict, PosList
 M = typing.TypeVar("M", bound=BaseModel)
 
 
-class HintedValueError(ValueError):
-    """A ``ValueError`` for schema validators that also says how to fix the value (shown as the hint)."""
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
-
-
 # --------------------------------------------------------------------------------------------- positions
 def position_at(raw: Any, loc: tuple[Any, ...], default: Pos | None) -> Pos | None:
     """The (file, line) of the value at ``loc`` inside ``raw``; the nearest enclosing position if absent."""

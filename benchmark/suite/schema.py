@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from benchmark.errors import HintedValueError
 from benchmark.registry import did_you_mean
-from benchmark.suite.errors_map import HintedValueError
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 ID_RE = re.compile(ID_PATTERN)
