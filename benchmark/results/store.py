@@ -24,7 +24,7 @@ from typing import Any
 
 from benchmark.atomic import atomic_write_text
 from benchmark.errors import ResultsError
-from benchmark.results import provenance
+from benchmark.suite.hashing import computation_hash as run_computation_hash
 
 RESULT_FORMAT = 1
 RECORD_NAME = "result.json"
@@ -64,7 +64,7 @@ class ResultsStore:
         """True when a finished record of the same run exists (failed runs are retried).
 
         Same run = same config hash, or, when ``computation_hash`` is given, the same computation hash of the
-        record's stored config (:func:`benchmark.results.provenance.computation_hash`): a suite edit that only touches
+        record's stored config (:func:`benchmark.suite.hashing.computation_hash`): a suite edit that only touches
         titles, references or notes does not send finished runs back to training.
         """
         rec = self.load(run_path)
@@ -74,7 +74,7 @@ class ResultsStore:
             return True
         if computation_hash is None or not isinstance(rec.get("config"), dict):
             return False
-        return provenance.computation_hash(rec["config"]) == computation_hash
+        return run_computation_hash(rec["config"]) == computation_hash
 
     def write(self, run_path: str, record: dict[str, Any]) -> Path:
         record = {"format": RESULT_FORMAT, **record}
