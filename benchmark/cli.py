@@ -57,7 +57,7 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from benchmark.report.baselines import load_baselines
+    from benchmark.suite.baselines_spec import load_baselines
     from benchmark.suite.loader import load_suite
     from benchmark.suite.validate import check_baselines_file, check_paper_items, validate_suite
 
@@ -92,8 +92,8 @@ def _check_datasets(suite: object, profile: str | None, data_root: Path) -> str:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from benchmark.report.baselines import load_baselines
     from benchmark.report.coverage import compute_coverage, coverage_csv, coverage_markdown, coverage_text
+    from benchmark.suite.baselines_spec import load_baselines
     from benchmark.suite.loader import load_suite
     from benchmark.suite.validate import baselines_path
     from benchmark.suite.yaml_loader import display_path

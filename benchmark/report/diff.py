@@ -22,7 +22,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.report.baselines import BaselineFile
+from benchmark.suite.baselines_spec import BaselineFile
 
 VERDICTS = {
     "reproduced": "✓",

@@ -589,7 +589,7 @@ def check_baselines_file(suite: Suite) -> Path | None:
 
 
 def _check_baseline_entries(suite: Suite, path: Path) -> None:
-    from benchmark.report.baselines import load_baselines
+    from benchmark.suite.baselines_spec import load_baselines
 
     baselines = load_baselines(path)
     raw = load_yaml(path)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.report.baselines import load_baselines
-from benchmark.report.claims import MEASURE_ALIASES, check_claims_against_suite, suite_variants
+from benchmark.report.claims import check_claims_against_suite, suite_variants
+from benchmark.suite.baselines_spec import load_baselines
+from benchmark.suite.claims_spec import MEASURE_ALIASES
 from benchmark.suite.loader import load_suite
 from benchmark.suite.validate import check_baselines_file
 
