@@ -244,7 +244,7 @@ def run_cli(plan: Plan, opts: Any, args: Any) -> int:
     from benchmark.report import make_report
     from benchmark.runner import run_plan
     from benchmark.suite.baselines_spec import load_baselines
-    from benchmark.suite.validate import check_baselines_file
+    from benchmark.validation import check_baselines_file
 
     if args.max_seeds < 2:
         raise BenchError(f"--max-seeds {args.max_seeds}: a claim needs at least 2 seed pairs", hint="--max-seeds 8")

@@ -17,7 +17,7 @@ from benchmark.report.claims import check_claims_against_suite, suite_variants
 from benchmark.suite.baselines_spec import load_baselines
 from benchmark.suite.claims_spec import MEASURE_ALIASES
 from benchmark.suite.loader import load_suite
-from benchmark.suite.validate import check_baselines_file
+from benchmark.validation import check_baselines_file
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE_FILES = sorted(p for p in (REPO / "suites").glob("*.yaml") if not p.name.startswith("_"))
