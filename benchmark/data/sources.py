@@ -225,6 +225,3 @@ def guarded(
             + manual,
         ) from err
 
-
-# Register the built-in sources: each module adds its entries to DATASETS when imported.
-from benchmark.data import array_sources, folder_sources, hf_source, overlay_sources, tv_sources  # noqa: E402,F401

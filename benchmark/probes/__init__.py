@@ -10,13 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from benchmark.registry import Registry
-
-PROBES: Registry[Any] = Registry("probe")
-
-from benchmark.probes import knn, linear, svm  # noqa: E402,F401  (registration side effects)
-from benchmark.probes.base import FeatureSet, Probe, ProbeParams, topk_accuracy  # noqa: E402
-from benchmark.probes.features import extract_features  # noqa: E402
+from benchmark.probes import knn, linear, svm  # noqa: F401  (registration side effects)
+from benchmark.probes.base import PROBES, FeatureSet, Probe, ProbeParams, topk_accuracy
+from benchmark.probes.features import extract_features
 
 
 def build_probe(name: str, params: Mapping[str, Any] | None = None) -> Probe:

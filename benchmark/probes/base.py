@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from torch import Tensor
 
 from benchmark.errors import DataError
+from benchmark.registry import Registry
 
 Normalization = Literal["none", "l2", "standardize"]
 
@@ -103,6 +104,10 @@ class Probe(Protocol):
     def __init__(self, params: Any = None) -> None: ...
 
     def evaluate(self, features: FeatureSet, *, seed: int, progress: bool = False) -> dict[str, float]: ...
+
+
+#: The probe registry: each probe module registers its class with ``@PROBES.register(name)``.
+PROBES: Registry[Any] = Registry("probe")
 
 
 def coerce_params(params_cls: type[ProbeParams], params: ProbeParams | Mapping[str, Any] | None) -> ProbeParams:

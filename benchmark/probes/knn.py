@@ -21,8 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from tqdm.auto import tqdm
 
-from benchmark.probes import PROBES
-from benchmark.probes.base import FeatureSet, ProbeParams, coerce_params, topk_correct_from_ranking
+from benchmark.probes.base import PROBES, FeatureSet, ProbeParams, coerce_params, topk_correct_from_ranking
 
 
 class KNNProbeParams(ProbeParams):

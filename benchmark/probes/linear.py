@@ -46,8 +46,8 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from benchmark.errors import RunFailure
-from benchmark.probes import PROBES
 from benchmark.probes.base import (
+    PROBES,
     FeatureSet,
     Normalization,
     ProbeParams,

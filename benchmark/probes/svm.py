@@ -39,8 +39,7 @@ from pydantic import Field, field_validator, model_validator
 from tqdm.auto import tqdm
 
 from benchmark.errors import DataError
-from benchmark.probes import PROBES
-from benchmark.probes.base import FeatureSet, ProbeParams, coerce_params, normalize_features, topk_accuracy
+from benchmark.probes.base import PROBES, FeatureSet, ProbeParams, coerce_params, normalize_features, topk_accuracy
 
 #: LIBLINEAR solver codes (``-s``): L2-regularised L2-loss SVC, primal (TRON) and dual (coordinate descent).
 SOLVER_CODES = {"primal": 2, "dual": 1}
