@@ -57,9 +57,9 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from benchmark.report.baselines import load_baselines
+    from benchmark.suite.baselines_spec import load_baselines
     from benchmark.suite.loader import load_suite
-    from benchmark.suite.validate import check_baselines_file, check_paper_items, validate_suite
+    from benchmark.validation import check_baselines_file, check_paper_items, validate_suite
 
     for path in args.suites:
         suite = load_suite(path)
@@ -92,11 +92,11 @@ def _check_datasets(suite: object, profile: str | None, data_root: Path) -> str:
 
 
 def cmd_coverage(args: argparse.Namespace) -> int:
-    from benchmark.report.baselines import load_baselines
     from benchmark.report.coverage import compute_coverage, coverage_csv, coverage_markdown, coverage_text
+    from benchmark.suite.baselines_spec import load_baselines
     from benchmark.suite.loader import load_suite
-    from benchmark.suite.validate import baselines_path
     from benchmark.suite.yaml_loader import display_path
+    from benchmark.validation import baselines_path
 
     covs = []
     for path in args.suites:
@@ -121,7 +121,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     from benchmark.suite.loader import load_suite
     from benchmark.suite.plan import estimate, format_duration, make_plan
-    from benchmark.suite.validate import validate_experiment
+    from benchmark.validation import validate_experiment
 
     suite = load_suite(args.suite)
     plan = make_plan(suite, args.profile, args.only, overrides=cli_overrides(args))
@@ -237,8 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.run_suite import run_plan
     from benchmark.suite.loader import load_suite
     from benchmark.suite.plan import make_plan
-    from benchmark.suite.validate import validate_experiment
     from benchmark.train.loggers import DEFAULT_LOGGERS, check_loggers
+    from benchmark.validation import validate_experiment
 
     suite = load_suite(args.suite)
     plan = make_plan(suite, args.profile, args.only, overrides=cli_overrides(args))

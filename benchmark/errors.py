@@ -67,6 +67,18 @@ class ResultsError(BenchError):
     """The results directory is locked, corrupt or from an incompatible format version."""
 
 
+class HintedValueError(ValueError):
+    """A ``ValueError`` for schema and parameter validators that also says how to fix the value (shown as the hint).
+
+    Raised inside pydantic validators at any layer; :func:`benchmark.suite.errors_map.raise_validation_error` turns
+    it into a :class:`SuiteError` at the offending key, with this hint.
+    """
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
 class RunFailure(Exception):
     """A single run failed for a recorded reason (divergence, collapse, out-of-memory).
 

@@ -102,7 +102,7 @@ def _executor(args: argparse.Namespace, folder: Path) -> Any:
 def _write_suite_meta(plan: Plan, store: ResultsStore) -> None:
     """suite.json, as ``run_plan`` writes it (``bench report`` reads the baselines file from it)."""
     from benchmark.results.suite_meta import write_suite_meta
-    from benchmark.suite.validate import check_baselines_file
+    from benchmark.validation import check_baselines_file
 
     write_suite_meta(plan, store, check_baselines_file(plan.suite))
 

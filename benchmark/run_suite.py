@@ -50,7 +50,7 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     with store.lock():
         from benchmark.preflight import check_before_first_run
         from benchmark.progress import SuiteProgress
-        from benchmark.suite.validate import check_baselines_file
+        from benchmark.validation import check_baselines_file
 
         write_suite_meta(plan, store, check_baselines_file(plan.suite))
         total = len(plan.runs)

@@ -28,10 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.report.claims import ClaimResult, ClaimSpec, RunSelector, evaluate_claim
+from benchmark.report.claims import ClaimResult, evaluate_claim
 from benchmark.report.power import observed, power_at_critical, seeds_needed_sequential
 from benchmark.report.sequential import critical_t
 from benchmark.results.store import ResultsStore
+from benchmark.suite.claims_spec import ClaimSpec, RunSelector
 from benchmark.suite.plan import Plan, Run, estimate
 
 #: A claim is extended only if, at its observed effect and paired sd, the confidence sequence at ``--max-seeds``
@@ -241,9 +242,9 @@ def run_cli(plan: Plan, opts: Any, args: Any) -> int:
     """``bench run SUITE --until-decided [--max-seeds N] [--budget-hours H] [--claims GLOBS] [--dry-run]``."""
     from benchmark.errors import BenchError
     from benchmark.report import make_report
-    from benchmark.report.baselines import load_baselines
     from benchmark.run_suite import run_plan
-    from benchmark.suite.validate import check_baselines_file
+    from benchmark.suite.baselines_spec import load_baselines
+    from benchmark.validation import check_baselines_file
 
     if args.max_seeds < 2:
         raise BenchError(f"--max-seeds {args.max_seeds}: a claim needs at least 2 seed pairs", hint="--max-seeds 8")

@@ -17,6 +17,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+# Register the built-in sources: each module adds its entries to DATASETS when imported (here, not at the end of
+# ``sources``, so that the source modules importing ``sources`` form no import cycle with it).
+from benchmark.data import array_sources, folder_sources, hf_source, overlay_sources, tv_sources  # noqa: F401
 from benchmark.data.sources import (
     DATASETS,
     DataSource,

@@ -32,9 +32,9 @@ import numpy as np
 from torch import Tensor
 
 from benchmark.data.batched_augment import BatchedMultiView, ViewParams
-from benchmark.data.transforms import checked_kwargs
+from benchmark.data.seeds import sample_seeds
+from benchmark.data.transforms import ImageSettings, checked_kwargs
 from benchmark.errors import SuiteError
-from benchmark.suite.schema import DataConfig
 
 __all__ = ["DEVICE_PRESETS", "DecodeToUint8", "build_device_augment", "decode_size", "step_seed"]
 
@@ -52,7 +52,7 @@ _DIRECT = ("input_size", "cj_prob", "cj_bright", "cj_contrast", "cj_sat", "cj_hu
 _MUST_BE_OFF = {"vf_prob": 0.0, "rr_prob": 0.0}  # not implemented by the batched pipeline
 
 
-def decode_size(data: DataConfig, explicit: int | None) -> int:
+def decode_size(data: ImageSettings, explicit: int | None) -> int:
     """The square size images are decoded to before batching (see the module docstring for the default)."""
     if explicit is not None:
         return int(explicit)
@@ -80,7 +80,7 @@ class DecodeToUint8:
         return f"DecodeToUint8(size={self.size})"
 
 
-def _view_params(cls_name: str, params: dict[str, Any], data: DataConfig, preset: str) -> ViewParams:
+def _view_params(cls_name: str, params: dict[str, Any], data: ImageSettings, preset: str) -> ViewParams:
     import lightly.transforms as LT
 
     cls = getattr(LT, cls_name)
@@ -105,7 +105,7 @@ def _view_params(cls_name: str, params: dict[str, Any], data: DataConfig, preset
                    cj_sat=vp.cj_sat * strength, cj_hue=vp.cj_hue * strength)
 
 
-def build_device_augment(preset: str, data: DataConfig, params: dict[str, Any]) -> BatchedMultiView:
+def build_device_augment(preset: str, data: ImageSettings, params: dict[str, Any]) -> BatchedMultiView:
     """The batched multi-view augmentation equivalent to the CPU preset ``preset`` with ``augment.params``."""
     if preset not in DEVICE_PRESETS:
         raise SuiteError(
@@ -122,6 +122,4 @@ def build_device_augment(preset: str, data: DataConfig, params: dict[str, Any]) 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
     """A 63-bit generator seed for one training step of one process (splitmix64 of the three)."""
-    from benchmark.train.sampling import sample_seeds
-
     return int(sample_seeds(seed, step, rank, np.zeros(1, dtype=np.int64))[0])

@@ -9,19 +9,34 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torchvision.transforms as T
 
 from benchmark.errors import SuiteError
 from benchmark.registry import Registry, did_you_mean
-from benchmark.suite.schema import DataConfig
+
+
+@runtime_checkable
+class ImageSettings(Protocol):
+    """What the transforms read of a suite's ``data:`` block (:class:`benchmark.suite.schema.DataConfig` has it).
+
+    A protocol, so the data layer does not import the suite schema above it.
+    """
+
+    input_size: int
+    eval_resize: int | None
+
+    def normalize_stats(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """(mean, std) or None for no normalisation."""
+        ...
+
 
 ViewTransform = Callable[[Any], list[Any]]
 PRESETS: Registry[Callable[..., ViewTransform]] = Registry("augmentation preset")
 
 
-def _normalize_arg(data: DataConfig) -> dict[str, list[float]] | None:
+def _normalize_arg(data: ImageSettings) -> dict[str, list[float]] | None:
     stats = data.normalize_stats()
     return None if stats is None else {"mean": list(stats[0]), "std": list(stats[1])}
 
@@ -39,7 +54,7 @@ def checked_kwargs(cls: type, params: dict[str, Any], preset: str) -> dict[str, 
 
 
 def _simple(cls_name: str, size_arg: str = "input_size") -> Callable[..., ViewTransform]:
-    def build(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+    def build(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
         import lightly.transforms as LT
 
         cls = getattr(LT, cls_name)
@@ -61,7 +76,7 @@ for _name, _cls in {
 
 
 @PRESETS.register("byol")
-def _byol(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+def _byol(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
     """BYOL's asymmetric views; ``view1``/``view2`` sub-dicts go to BYOLView1/2Transform, other keys to both."""
     import lightly.transforms as LT
 
@@ -75,7 +90,7 @@ def _byol(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
 
 
 @PRESETS.register("msn")
-def _msn(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+def _msn(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
     """MSN: view 0 = target, 1 = anchor, 2.. = focal views (Lightly order)."""
     import lightly.transforms as LT
 
@@ -87,7 +102,7 @@ def _msn(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
 
 
 @PRESETS.register("mae")
-def _mae(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+def _mae(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
     """MAE: one random-resized-crop + flip view (Lightly's ``MAETransform``)."""
     import lightly.transforms as LT
 
@@ -98,7 +113,7 @@ def _mae(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform
 
 
 @PRESETS.register("dino")
-def _dino(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+def _dino(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
     import lightly.transforms as LT
 
     # Local crops keep DINO's 96/224 ratio to the global crop (Lightly's default 96 px assumes 224-px inputs).
@@ -109,7 +124,7 @@ def _dino(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
 
 
 @PRESETS.register("swav")
-def _swav(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+def _swav(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
     import lightly.transforms as LT
 
     kwargs: dict[str, Any] = {"crop_sizes": (data.input_size,), "crop_counts": (2,), "crop_min_scales": (0.14,),
@@ -119,7 +134,7 @@ def _swav(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
 
 
 @PRESETS.register("obow")
-def _obow(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransform:
+def _obow(data: ImageSettings, params: dict[str, Any], preset: str) -> ViewTransform:
     """OBoW views for SFRIK's ``multi_crop: obow`` (:class:`benchmark.data.obow_transform.OBoWTransform`).
 
     Sizes keep the ImageNet ratios to the 224-px input (crops 160, patches 96 from a 256 pre-resize with jitter 24);
@@ -145,12 +160,12 @@ def _obow(data: DataConfig, params: dict[str, Any], preset: str) -> ViewTransfor
     return OBoWTransform(**kwargs)
 
 
-def build_train_transform(preset: str, data: DataConfig, params: dict[str, Any]) -> ViewTransform:
+def build_train_transform(preset: str, data: ImageSettings, params: dict[str, Any]) -> ViewTransform:
     """The multi-view training transform for ``preset`` with the suite's settings."""
     return PRESETS.get(preset)(data, dict(params), preset)
 
 
-def build_eval_transform(data: DataConfig) -> Callable[[Any], Any]:
+def build_eval_transform(data: ImageSettings) -> Callable[[Any], Any]:
     """Deterministic transform for probes: resize (shorter side) + centre crop to ``input_size``, normalise."""
     steps: list[Any] = [T.Resize(data.eval_resize or data.input_size), T.CenterCrop(data.input_size), T.ToTensor()]
     stats = data.normalize_stats()

@@ -43,10 +43,9 @@ from lightly.models.modules.heads import ProjectionHead
 from pydantic import Field, field_validator, model_validator
 from torch import Tensor, nn
 
-from benchmark.errors import SuiteError
+from benchmark.errors import HintedValueError, SuiteError
 from benchmark.losses import SFRIKLoss, SFRIKMultiCropLoss
 from benchmark.methods.base import METHODS, MethodParams, SSLMethod, StepOutput
-from benchmark.suite.errors_map import HintedValueError
 
 
 class SFRIKParams(MethodParams):

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from benchmark.errors import BenchError, ResultsError
-from benchmark.report.baselines import BaselineFile, load_baselines
 from benchmark.report.claims import ClaimResult, evaluate_claims
 from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, compute_coverage
 from benchmark.report.diff import build_rows
@@ -23,6 +22,7 @@ from benchmark.report.power import analyse as analyse_power
 from benchmark.report.render import write_reports
 from benchmark.results.store import ResultsStore
 from benchmark.results.suite_meta import read_suite_meta, resolve_recorded_path
+from benchmark.suite.baselines_spec import BaselineFile, load_baselines
 
 if TYPE_CHECKING:
     from benchmark.suite.loader import Suite
@@ -108,7 +108,7 @@ def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], li
     import html
 
     from benchmark.report import performance
-    from benchmark.report.plots import Figure
+    from benchmark.report.figures import Figure
 
     md = performance.performance_section(records)
     if not md:

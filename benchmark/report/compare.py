@@ -33,10 +33,11 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import ResultsError
-from benchmark.report.claims import fmt_number, metric_value, paired_stats, t_quantile
+from benchmark.formatting import fmt_number
+from benchmark.report.claims import metric_value, paired_stats, t_quantile
 from benchmark.report.diff import probe_metrics
-from benchmark.results.provenance import DESCRIPTIVE_FIELDS, computation_hash
 from benchmark.results.store import ResultsStore
+from benchmark.suite.hashing import DESCRIPTIVE_FIELDS, computation_hash
 
 MARKS = {"identical": "=", "within noise": "~", "higher": "+", "lower": "−", "no noise estimate": "?",
          "failed": "!"}

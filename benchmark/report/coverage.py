@@ -151,7 +151,7 @@ class CoverageUnavailable:
 def compute_coverage(suite: Any, baselines: Any | None = None, *, baselines_path: str | None = None
                      ) -> SuiteCoverage:
     """The coverage matrix of a loaded :class:`~benchmark.suite.loader.Suite` and its
-    :class:`~benchmark.report.baselines.BaselineFile` (None: no reported cells)."""
+    :class:`~benchmark.suite.baselines_spec.BaselineFile` (None: no reported cells)."""
     from benchmark.suite.yaml_loader import display_path
 
     paper = suite.file.paper

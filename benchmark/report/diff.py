@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.probes import reported_metrics
-from benchmark.report.baselines import BaselineFile
+from benchmark.suite.baselines_spec import BaselineFile
 
 VERDICTS = {
     "reproduced": "✓",

@@ -30,7 +30,6 @@ with the reference (the first no-OR run).
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 import math
@@ -44,26 +43,13 @@ from typing import Any
 import numpy as np
 
 from benchmark.report.claims import metric_value
-from benchmark.report.figures import figure_kinds, register_figure
+from benchmark.report.figures import Figure, figure_kinds, register_figure
 
 PREFERRED_METRICS = ("linear.top1", "knn.top1", "svm.top1")
 #: Normalised eigenvalues below this are numerical zeros (rank-deficient covariance) and are not drawn.
 SPECTRUM_FLOOR = 1e-10
 #: Runs drawn side by side in one paper figure (Figs. 3-6); more are split over several figures.
 MAX_COLUMNS = 4
-
-
-@dataclass
-class Figure:
-    """A rendered figure: a file-safe ``slug``, a caption and the PNG bytes."""
-
-    slug: str
-    caption: str
-    png: bytes
-
-    @property
-    def data_uri(self) -> str:
-        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
 def _new_figure(ncols: int = 1, width: float = 6.0, height: float = 4.0) -> tuple[Any, list[Any]]:

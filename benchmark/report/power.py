@@ -24,12 +24,10 @@ import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from benchmark.formatting import fmt_number
 from benchmark.report.sequential import critical_t
-
-if TYPE_CHECKING:
-    from benchmark.report.claims import ClaimResult
 
 POWER = 0.80
 CONFIDENCE = 0.95
@@ -154,8 +152,6 @@ class PowerAnalysis:
     def cells(self, factor: float = 1.0) -> dict[str, str]:
         """CSV/Markdown cells: paired sd, MDE (both times ``factor``, the claim's display unit), seeds needed
         (fixed-sample, sequential)."""
-        from benchmark.report.claims import fmt_number
-
         return {
             "paired_sd": fmt_number(None if self.sd is None else self.sd * factor),
             "mde": fmt_number(self.mde * factor) if self.mde is not None else ("" if self.n >= 2 else "needs >= 2 pairs"),
@@ -183,7 +179,16 @@ def fmt(x: float | None) -> str:
     return "" if x is None else f"{x:.3g}"
 
 
-def observed(result: ClaimResult) -> tuple[int, float | None, float | None, str]:
+class JudgedClaim(Protocol):
+    """What the power analysis reads of a judged claim: :class:`benchmark.report.claims.ClaimResult` (a protocol,
+    so this module does not import the claims module that renders its cells)."""
+
+    pairs: list[tuple[int, float, float]]  # (seed, treatment, control)
+    stats: Any  # PairedStats of those pairs: n, mean, sd
+    claim: Any  # ClaimSpec: margin
+
+
+def observed(result: JudgedClaim) -> tuple[int, float | None, float | None, str]:
     """``(n pairs, paired sd, |mean − margin|, note)`` of a judged claim; sd/effect None (with a note) when the
     power analysis does not apply: fewer than 2 pairs, an out-of-memory side, or no seed noise."""
     diffs = [a - b for _, a, b in result.pairs]
@@ -201,7 +206,7 @@ def observed(result: ClaimResult) -> tuple[int, float | None, float | None, str]
     return n, sd, effect, ""
 
 
-def analyse(result: ClaimResult, max_seeds: int = DEFAULT_MAX_SEEDS) -> PowerAnalysis:
+def analyse(result: JudgedClaim, max_seeds: int = DEFAULT_MAX_SEEDS) -> PowerAnalysis:
     """Power analysis of a judged claim from its paired differences (see the module docstring)."""
     n, sd, effect, note = observed(result)
     if note or sd is None or effect is None:

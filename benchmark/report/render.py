@@ -21,6 +21,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from benchmark.atomic import atomic_write_bytes, atomic_write_text
 from benchmark.report import gains as gains_mod
 from benchmark.report.claims import CLAIM_COLUMNS, CLAIM_VERDICTS, EXTENSION_MARK, ClaimResult, result_cells
 from benchmark.report.coverage import CoverageUnavailable, SuiteCoverage, coverage_html, coverage_markdown
@@ -29,7 +30,6 @@ from benchmark.report.gains import GAIN_COLUMNS, GAIN_VERDICTS, GainResult
 from benchmark.report.provenance import provenance_html, provenance_markdown
 from benchmark.report.summary import summary_html, summary_markdown
 from benchmark.report.verdicts import verdicts_html, verdicts_markdown
-from benchmark.results.store import atomic_write_text
 
 #: A figure for the HTML page: an object with ``caption``, ``data_uri`` (and ``slug``, ``png`` to be written as a
 #: file), or a plain ``(caption, data_uri)`` tuple.
@@ -468,11 +468,7 @@ def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[
     for fig in figures or []:
         caption, _, slug = _fig_parts(fig)
         if slug is not None and getattr(fig, "png", None):
-            target = out_dir / "figures" / f"{slug}.png"
-            target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_name(f".{target.name}.tmp")
-            tmp.write_bytes(fig.png)
-            tmp.replace(target)
+            atomic_write_bytes(out_dir / "figures" / f"{slug}.png", fig.png)
             md_figures.append((caption, f"figures/{slug}.png"))
     atomic_write_text(paths["md"], to_markdown(rows, title=title, extra_sections=extra_md, claims=claims,
                                                figures=md_figures, notes=notes, gains=gains, coverage=coverage,

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import html
 
-from benchmark.report.claims import EXTENSION_MARK, ClaimResult, fmt_number, metric_unit
+from benchmark.formatting import fmt_number
+from benchmark.report.claims import EXTENSION_MARK, ClaimResult, metric_unit
 
 _ORDER = {"reproduced": 0, "not reproduced": 1, "inconclusive": 2}
 

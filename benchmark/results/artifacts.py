@@ -10,17 +10,14 @@ Keys are ``<part>.<array>``: ``weight_correlation.abs_corr`` (float16), ``weight
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from benchmark.results.store import default_file_mode
+from benchmark.atomic import atomic_write_bytes
 
 __all__ = ["FIGURES_DATA", "read_figures_data", "write_figures_data"]
 
@@ -32,20 +29,7 @@ def write_figures_data(run_dir: Path, arrays: dict[str, np.ndarray]) -> dict[str
     buf = io.BytesIO()
     np.savez_compressed(buf, **arrays)
     payload = buf.getvalue()
-    path = Path(run_dir) / FIGURES_DATA
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, default_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    atomic_write_bytes(Path(run_dir) / FIGURES_DATA, payload)
     return {"file": FIGURES_DATA, "bytes": len(payload), "sha256": hashlib.sha256(payload).hexdigest(),
             "keys": sorted(arrays)}
 

@@ -7,9 +7,9 @@ Layout under the results directory::
     <results>/report.{md,csv,html}                                   # written by `bench report`
     <results>/.lock                                                  # held while `bench run` writes here
 
-A record is written with write-to-temp + fsync + ``os.replace``, so a reader sees either the old file or the whole
-new one, never a partial file. Run paths come only from validated ids and are checked to stay inside the
-results directory.
+A record is written with write-to-temp + fsync + ``os.replace`` (:mod:`benchmark.atomic`), so a reader sees
+either the old file or the whole new one, never a partial file. Run paths come only from validated ids and are
+checked to stay inside the results directory.
 """
 
 from __future__ import annotations
@@ -17,41 +17,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmark.atomic import atomic_write_text
 from benchmark.errors import ResultsError
-from benchmark.results import provenance
+from benchmark.suite.hashing import computation_hash as run_computation_hash
 
 RESULT_FORMAT = 1
 RECORD_NAME = "result.json"
-
-
-def default_file_mode() -> int:
-    """0o666 minus the process umask: what ``open()`` would give (``mkstemp`` creates files 0o600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (same-directory temp file, fsync, rename), with the usual file mode."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, default_file_mode())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 @dataclass
@@ -88,7 +64,7 @@ class ResultsStore:
         """True when a finished record of the same run exists (failed runs are retried).
 
         Same run = same config hash, or, when ``computation_hash`` is given, the same computation hash of the
-        record's stored config (:func:`benchmark.results.provenance.computation_hash`): a suite edit that only touches
+        record's stored config (:func:`benchmark.suite.hashing.computation_hash`): a suite edit that only touches
         titles, references or notes does not send finished runs back to training.
         """
         rec = self.load(run_path)
@@ -98,7 +74,7 @@ class ResultsStore:
             return True
         if computation_hash is None or not isinstance(rec.get("config"), dict):
             return False
-        return provenance.computation_hash(rec["config"]) == computation_hash
+        return run_computation_hash(rec["config"]) == computation_hash
 
     def write(self, run_path: str, record: dict[str, Any]) -> Path:
         record = {"format": RESULT_FORMAT, **record}

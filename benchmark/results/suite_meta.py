@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.atomic import atomic_write_text
+from benchmark.results.store import ResultsStore
 
 #: The checkout this package runs from: stored paths inside it are relative to it.
 REPO_ROOT = Path(__file__).resolve().parents[2]

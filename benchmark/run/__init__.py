@@ -7,7 +7,7 @@
   backbone keys the suite sets;
 * :mod:`~benchmark.run.trainer` — accelerator, DDP strategy and the ``pl.Trainer``;
 * :mod:`~benchmark.run.pretrain` — the method (:func:`benchmark.methods.build_method`), regulariser
-  (:func:`benchmark.train.regularization.build_regularizer`), resume, fit and the pretraining summary;
+  (:func:`benchmark.regularizers.build_regularizer`), resume, fit and the pretraining summary;
 * :mod:`~benchmark.run.evaluate` — probes (:func:`benchmark.probes.build_probe`), transfer, spectra, figure data;
 * :mod:`~benchmark.run.execute` — :func:`execute_run`: one run end to end, into its record;
 * :mod:`~benchmark.run.estimate` — ``bench plan --measure``: one timed pretraining step per training shape.

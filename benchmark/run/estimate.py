@@ -44,8 +44,8 @@ def measure_step(run: Run, device: str = "cpu", *, max_batch: int = 32, repeats:
     """Time one pretraining step of ``run`` on ``device`` (see the module docstring)."""
     from benchmark.data.transforms import build_train_transform
     from benchmark.methods import METHODS, MethodContext, build_method
+    from benchmark.regularizers import build_regularizer
     from benchmark.run.backbone import build_backbone
-    from benchmark.train.regularization import build_regularizer
 
     cfg = run.config
     per_device = cfg.pretrain.batch_size_per_device

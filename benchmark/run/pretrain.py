@@ -64,8 +64,8 @@ def _check_one_global_batch(run: Run, n_images: int) -> None:
 def build_pretraining(run: Run, splits: Any, train_idx: np.ndarray, opts: RunOptions) -> Pretraining:
     """Backbone, transform, loader, method (:func:`benchmark.methods.build_method`), regulariser and module."""
     from benchmark.methods import MethodContext, build_method
+    from benchmark.regularizers import build_regularizer
     from benchmark.train.module import PretrainModule
-    from benchmark.train.regularization import build_regularizer
 
     cfg, pcfg = run.config, run.config.pretrain
     backbone, feat_dim = build_backbone(cfg, run.seed)

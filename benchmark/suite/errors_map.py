@@ -17,19 +17,10 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from benchmark.errors import SuiteError
 from benchmark.registry import did_you_mean
-from benchmark.suite.yaml_loader import Pos, PosDict, PosList
+from benchmark.suite.yaml_loader import Pos, PosDict, PosList, error_at
 
 M = typing.TypeVar("M", bound=BaseModel)
-
-
-class HintedValueError(ValueError):
-    """A ``ValueError`` for schema validators that also says how to fix the value (shown as the hint)."""
-
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
-        self.hint = hint
 
 
 # --------------------------------------------------------------------------------------------- positions
@@ -310,10 +301,8 @@ def raise_validation_error(
         key = format_loc(prefix, loc) or None
     if extra > 0:
         message += f" (+{extra} more problem{'s' if extra > 1 else ''} in this block)"
-    raise SuiteError(
-        message,
-        path=pos[0] if pos else None,
-        line=pos[1] if pos else None,
+    raise error_at(
+        pos, message,
         key=key,
         hint=hint,
     ) from None
@@ -400,10 +389,8 @@ def reject_bools_for_numbers(
             continue
         shown = _show(value if bad_item is None else bad_item)
         pos = position_at(raw, (key,), default_pos)
-        raise SuiteError(
-            f"expected a number, got {shown}" + (" in the list" if bad_item is not None else ""),
-            path=pos[0] if pos else None,
-            line=pos[1] if pos else None,
+        raise error_at(
+            pos, f"expected a number, got {shown}" + (" in the list" if bad_item is not None else ""),
             key=format_loc(prefix, loc),
             hint="YAML reads true/false/yes/no/on/off as booleans; write a number",
         )
@@ -443,10 +430,8 @@ def reject_non_finite(raw: Any, *, prefix: str = "", default_pos: Pos | None = N
                 walk(v, (*loc, part), ipos or pos)
         elif isinstance(node, float) and not math.isfinite(node):
             shown = ".nan" if math.isnan(node) else (".inf" if node > 0 else "-.inf")
-            raise SuiteError(
-                f"expected a finite number, got {shown}",
-                path=pos[0] if pos else None,
-                line=pos[1] if pos else None,
+            raise error_at(
+                pos, f"expected a finite number, got {shown}",
                 key=format_loc(prefix, loc) or None,
                 hint="suite values must be finite; .nan and .inf are not valid settings",
             )

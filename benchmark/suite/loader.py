@@ -18,7 +18,7 @@ from benchmark.errors import SuiteError
 from benchmark.registry import did_you_mean
 from benchmark.suite.errors_map import reject_non_finite, validate_model
 from benchmark.suite.schema import EXPERIMENT_FIELDS, ExperimentConfig, SuiteFile
-from benchmark.suite.yaml_loader import Pos, PosDict, PosList, deep_merge, display_path, load_with_includes
+from benchmark.suite.yaml_loader import Pos, PosDict, PosList, deep_merge, display_path, error_at, load_with_includes
 
 if TYPE_CHECKING:
     from benchmark.suite.overrides import Override
@@ -110,12 +110,11 @@ class Suite:
                         pos = sub.item_pos[index]
                     elif isinstance(sub, PosDict):
                         pos = sub.position_of(exp_id) or pos
-                    raise SuiteError(
-                        f"profile '{profile}' names unknown experiment '{exp_id}'{did_you_mean(exp_id, ids)}",
-                        path=pos[0] if pos else display_path(self.path),
-                        line=pos[1] if pos else None,
+                    raise error_at(
+                        pos, f"profile '{profile}' names unknown experiment '{exp_id}'{did_you_mean(exp_id, ids)}",
                         key=f"profiles.{profile}.{name}",
                         hint=f"experiments of this suite: {', '.join(ids)}",
+                        path=display_path(self.path),
                     )
 
     def _expand_grid(self, grid: Any, merged: PosDict, exp_id: str) -> list[tuple[Variant, PosDict]]:
@@ -123,10 +122,8 @@ class Suite:
             return [(Variant(label=""), merged)]
         pos = merged.position_of("grid") or merged.position_of("id")
         if not isinstance(grid, dict) or not grid:
-            raise SuiteError(
-                "'grid' must be a non-empty mapping of dotted keys to lists of values",
-                path=pos[0] if pos else None,
-                line=pos[1] if pos else None,
+            raise error_at(
+                pos, "'grid' must be a non-empty mapping of dotted keys to lists of values",
                 key=f"experiments[{exp_id}].grid",
                 hint="e.g. grid: {regularizer: [{name: none}, {name: so, gamma: 1.0e-6}]}",
             )
@@ -141,18 +138,14 @@ class Suite:
                     if head in ("grid", "id")
                     else f"grid key '{key}' does not name an experiment field{did_you_mean(head, allowed)}"
                 )
-                raise SuiteError(
-                    what,
-                    path=kpos[0] if kpos else None,
-                    line=kpos[1] if kpos else None,
+                raise error_at(
+                    kpos, what,
                     key=f"experiments[{exp_id}].grid",
                     hint=f"grid keys are dotted experiment fields, e.g. regularizer, pretrain.epochs ({', '.join(sorted(allowed))})",
                 )
             if not isinstance(values, list) or not values:
-                raise SuiteError(
-                    f"grid values for '{key}' must be a non-empty list",
-                    path=kpos[0] if kpos else None,
-                    line=kpos[1] if kpos else None,
+                raise error_at(
+                    kpos, f"grid values for '{key}' must be a non-empty list",
                     key=f"experiments[{exp_id}].grid.{key}",
                     hint=f"list the values to try, e.g. {key}: [a, b]",
                 )
@@ -237,10 +230,8 @@ def load_suite(path: str | Path) -> Suite:
     for index, exp in enumerate(exps):
         pos = exps.item_pos[index] if isinstance(exps, PosList) and index < len(exps.item_pos) else (shown, 1)
         if "id" not in exp:
-            raise SuiteError(
-                "experiment has no 'id'",
-                path=pos[0],
-                line=pos[1],
+            raise error_at(
+                pos, "experiment has no 'id'",
                 key=f"experiments[{index}]",
                 hint="give each experiment a stable id, e.g. id: byol_cifar10",
             )
@@ -248,12 +239,11 @@ def load_suite(path: str | Path) -> Suite:
         id_pos = exp.position_of("id") if isinstance(exp, PosDict) else pos
         if exp_id in ids:
             first = ids[exp_id]
-            raise SuiteError(
-                f"duplicate experiment id '{exp_id}' (first on line {first[1] if first else '?'})",
-                path=id_pos[0] if id_pos else shown,
-                line=id_pos[1] if id_pos else None,
+            raise error_at(
+                id_pos, f"duplicate experiment id '{exp_id}' (first on line {first[1] if first else '?'})",
                 key=f"experiments[{index}].id",
                 hint="experiment ids name result folders and must be unique within a suite",
+                path=shown,
             )
         ids[exp_id] = id_pos
         _check_experiment_keys(exp, EXPERIMENT_FIELDS, f"experiments[{exp_id}]", pos, shown)
@@ -285,10 +275,9 @@ def _check_experiment_keys(block: Any, allowed: set[str], where: str, pos: Pos |
         else:
             message = f"unknown key '{key}'{did_you_mean(str(key), allowed)}"
             hint = f"allowed keys: {', '.join(sorted(allowed))}"
-        raise SuiteError(
-            message,
-            path=kpos[0] if kpos else shown,
-            line=kpos[1] if kpos else None,
+        raise error_at(
+            kpos, message,
             key=where,
             hint=hint,
+            path=shown,
         )

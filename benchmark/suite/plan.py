@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from benchmark.data import DATASETS
 from benchmark.errors import SuiteError
-from benchmark.results.provenance import computation_hash, config_hash, fill_probe_params
+from benchmark.suite.hashing import computation_hash, config_hash, fill_probe_params
 from benchmark.suite.loader import ResolvedExperiment, Suite
 from benchmark.suite.schema import ExperimentConfig
 

@@ -19,7 +19,7 @@ A suite file has the shape::
 
 Experiment fields are the models below (:class:`ExperimentConfig`). Method, regularizer, probe and dataset
 parameters are open here (``extra="allow"``) and checked against the registered component's own ``Params`` model
-by :mod:`benchmark.suite.validate`.
+by :mod:`benchmark.validation`.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
+from benchmark.errors import HintedValueError
 from benchmark.registry import did_you_mean
-from benchmark.suite.errors_map import HintedValueError
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9_.\-]*$"
 ID_RE = re.compile(ID_PATTERN)
@@ -57,7 +57,7 @@ class Reference(Strict):
     """Where in the paper an experiment's numbers are reported, or (``kind: extension``) that the paper has none.
 
     When the suite declares ``paper.items``, ``table`` / ``figure`` (and ``section`` when it is an item id) must name
-    items (:func:`benchmark.suite.validate.check_paper_items`). An extension is this project's own experiment: it
+    items (:func:`benchmark.validation.check_paper_items`). An extension is this project's own experiment: it
     cites no table or figure and says in ``note`` what it adds.
     """
 

@@ -12,13 +12,21 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
-from benchmark.errors import SuiteError
+from benchmark.errors import BenchError, SuiteError
 
 Pos = tuple[str, int]  # (file, 1-based line)
+E = TypeVar("E", bound=BenchError)
+
+
+def error_at(pos: Pos | None, message: str, *, key: str | None = None, hint: str | None = None,
+             path: str | None = None, error: type[E] = SuiteError) -> E:  # type: ignore[assignment]
+    """The error for a value found at YAML position ``pos``: located at its ``file:line``, or at ``path`` (no line)
+    when the position is unknown. The one place a position becomes an error's location."""
+    return error(message, path=pos[0] if pos else path, line=pos[1] if pos else None, key=key, hint=hint)
 
 
 class PosDict(dict):
@@ -204,31 +212,23 @@ def load_with_includes(path: str | Path, _stack: tuple[Path, ...] = ()) -> PosDi
         raise SuiteError("file is empty", path=display_path(p), hint="a suite needs at least 'suite' and 'experiments'")
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a {type(data).__name__} value"
-        raise SuiteError(
-            f"top level must be a mapping, got {kind}",
-            path=display_path(p),
-            line=(getattr(data, "pos", None) or (None, 1))[1],
-            hint="start the file with 'suite: <name>'",
-        )
+        raise error_at(getattr(data, "pos", None) or (display_path(p), 1), f"top level must be a mapping, got {kind}",
+                       hint="start the file with 'suite: <name>'")
     includes = data.pop("include", None)
     if includes is None:
         return data
     if isinstance(includes, str):
         includes = [includes]
     if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
-        raise SuiteError(
-            "'include' must be a path or a list of paths",
-            path=display_path(p),
-            line=data.key_pos.get("include", data.pos or ("", 1))[1],
-        )
+        raise error_at(data.key_pos.get("include") or data.pos or (display_path(p), 1),
+                       "'include' must be a path or a list of paths")
     merged: Any = PosDict(pos=data.pos)
     for inc in includes:
         inc_path = (p.parent / inc).resolve()
         if not inc_path.exists():
-            raise SuiteError(
-                f"included file '{inc}' not found (looked for {display_path(inc_path)})",
+            raise error_at(
+                data.pos, f"included file '{inc}' not found (looked for {display_path(inc_path)})",
                 path=display_path(p),
-                line=data.pos[1] if data.pos else None,
                 key="include",
                 hint="include paths are relative to the including file",
             )

@@ -23,7 +23,6 @@ import contextlib
 import os
 import pickle
 import random
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +33,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from benchmark.results.store import default_file_mode
+from benchmark.atomic import atomic_write, atomic_write_text
 from benchmark.train import faults
 
 __all__ = [
@@ -60,36 +59,13 @@ class CheckpointRejected(Exception):
 
 
 # ------------------------------------------------------------------------------------------------- writing
-def _fsync_dir(directory: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported everywhere (e.g. some network filesystems)
-        fd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
 def atomic_torch_save(obj: Any, path: Path, *, step: int | None = None) -> None:
     """``torch.save`` to ``path`` atomically: same-directory temp file, fsync, ``os.replace``, fsync the directory.
 
     ``step`` only serves the test-only ``mid_checkpoint:N`` fault (:mod:`benchmark.train.faults`).
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, default_file_mode())
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        faults.maybe_kill("mid_checkpoint", step)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
+    atomic_write(Path(path), lambda fh: torch.save(obj, fh),
+                 before_replace=lambda: faults.maybe_kill("mid_checkpoint", step), sync_dir=True)
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -220,7 +196,5 @@ def find_resume(ckpt_dir: Path, config_hash: str, *, discard: bool = False) -> R
                 os.replace(last, ckpt_dir / f"{LAST}.rejected")
             out = Resume(rejected=str(exc))
     ckpt_dir.mkdir(parents=True, exist_ok=True)
-    from benchmark.results.store import atomic_write_text
-
     atomic_write_text(ckpt_dir / STAMP, config_hash)
     return out

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from benchmark.data.transforms import PRESETS, build_train_transform
+from benchmark.data.transforms import PRESETS, ImageSettings, build_train_transform
 from benchmark.suite.schema import DataConfig
 
 
@@ -32,3 +32,10 @@ def test_dino_local_crops_keep_the_96_over_224_ratio(input_size: int, local: int
     views = build_train_transform("dino", data, {})(_image(input_size + 8))
     sizes = sorted({tuple(v.shape[-2:]) for v in views})
     assert sizes == [(local, local), (input_size, input_size)]
+
+
+def test_the_suite_data_block_satisfies_the_settings_the_transforms_read():
+    """The data layer types its input with a protocol (no suite import); the suite's DataConfig must provide it."""
+    cfg = DataConfig(input_size=64, eval_resize=72, normalize="none")
+    assert isinstance(cfg, ImageSettings)
+    assert (cfg.input_size, cfg.eval_resize, cfg.normalize_stats()) == (64, 72, None)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.results.provenance import computation_hash
+from benchmark.suite.hashing import computation_hash
 from benchmark.suite.loader import load_suite
 from benchmark.suite.plan import make_plan
 

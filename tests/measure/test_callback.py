@@ -98,7 +98,7 @@ def test_short_run_is_reported_not_crashed_and_loss_oom_is_a_result():
 
 
 def _regularized_module(kind: str, steps: int = 10) -> PretrainModule:
-    from benchmark.train.regularization import build_regularizer
+    from benchmark.regularizers import build_regularizer
 
     plain = _module(steps=steps)
     cfg = PretrainConfig(batch_size_per_device=B, max_steps=steps)

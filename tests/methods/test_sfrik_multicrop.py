@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from benchmark.errors import SuiteError
 from benchmark.methods import METHODS
 from benchmark.suite.loader import load_suite
-from benchmark.suite.validate import validate_suite
+from benchmark.validation import validate_suite
 from tests.methods.test_methods_train import _build, _seed, _step, digits_images  # noqa: F401  (fixture)
 
 SWAV_CROPS = {"crop_sizes": [16, 8], "crop_counts": [2, 4], "crop_min_scales": [0.14, 0.05],

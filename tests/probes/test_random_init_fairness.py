@@ -12,7 +12,7 @@ import torch
 from benchmark.probes.base import FeatureSet
 from benchmark.probes.knn import KNNProbe
 from benchmark.probes.linear import LinearProbe, LinearProbeParams
-from benchmark.results.provenance import PROBE_PARAMS_HASHED_EFFECTIVE, computation_hash
+from benchmark.suite.hashing import PROBE_PARAMS_HASHED_EFFECTIVE, computation_hash
 from benchmark.suite.loader import load_suite
 from benchmark.suite.plan import make_plan
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch import nn
 
-from benchmark.results.provenance import computation_hash
+from benchmark.suite.hashing import computation_hash
 from benchmark.train.checkpoint import (
     BENCH_KEY,
     CheckpointRejected,

@@ -10,7 +10,8 @@ import torch
 from lightning_fabric.utilities.data import _set_sampler_epoch
 
 from benchmark.data.samplers import RandomBatchSampler
-from benchmark.train.sampling import RunBatchSampler, SeededViews, sample_seeds
+from benchmark.data.seeds import sample_seeds
+from benchmark.train.sampling import RunBatchSampler, SeededViews
 
 
 def _loader_like(sampler: RunBatchSampler) -> torch.utils.data.DataLoader:

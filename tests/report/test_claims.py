@@ -7,15 +7,15 @@ import math
 import pytest
 
 from benchmark.errors import SuiteError
-from benchmark.report.baselines import load_baselines
 from benchmark.report.claims import (
-    ClaimSpec,
     check_claims_against_suite,
     evaluate_claim,
     evaluate_claims,
     metric_value,
     paired_stats,
 )
+from benchmark.suite.baselines_spec import load_baselines
+from benchmark.suite.claims_spec import ClaimSpec
 
 # Student's t 0.975 quantiles from a printed t-table (df = 1, 2, 4): 12.706, 4.303, 2.776.
 T_TABLE = {1: 12.706, 2: 4.303, 4: 2.776}

@@ -12,9 +12,9 @@ import pytest
 
 from benchmark.cli import main
 from benchmark.report import make_report
-from benchmark.report.baselines import load_baselines
 from benchmark.report.coverage import compute_coverage
 from benchmark.results.store import ResultsStore
+from benchmark.suite.baselines_spec import load_baselines
 from benchmark.suite.loader import load_suite
 
 SUITE = """\
@@ -266,7 +266,7 @@ def test_every_baseline_entry_claim_and_difference_of_the_paper_suites_cites_an_
         name: str, repo_root: Path):
     """Issue 9: an entry, claim or reported difference citing a table/figure the paper's ``paper.items`` does not
     list (e.g. 'Fig. 2' for the spectra) would show up here, as would an experiment citing no item."""
-    from benchmark.report.baselines import load_baselines
+    from benchmark.suite.baselines_spec import load_baselines
 
     suite = load_suite(repo_root / "suites" / f"{name}.yaml")
     baselines = load_baselines(repo_root / "baselines" / f"{name}.yaml")

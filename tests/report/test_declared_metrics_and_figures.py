@@ -13,7 +13,7 @@ from benchmark.report import make_report
 from benchmark.report.compare import _metrics_of
 from benchmark.report.diff import build_rows
 from benchmark.report.figures import FIGURES, FigureKind, load_figures
-from benchmark.report.plots import Figure
+from benchmark.report.figures import Figure
 from benchmark.results.store import ResultsStore
 from benchmark.results.suite_meta import write_suite_meta
 from benchmark.suite.loader import load_suite

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from benchmark.errors import SuiteError
-from benchmark.report.baselines import load_baselines
 from benchmark.report.diff import Row, build_rows
+from benchmark.suite.baselines_spec import load_baselines
 
 
 def _row(values, reported, profile="paper", tol=1.0, failed=()):

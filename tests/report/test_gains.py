@@ -13,12 +13,11 @@ import pytest
 
 from benchmark.report.gains import (
     GAIN_VERDICTS,
-    Interval,
-    ReportedDifference,
     evaluate_differences,
     judge_interval,
     result_cells,
 )
+from benchmark.suite.differences_spec import Interval, ReportedDifference
 
 HALF = 4.303 * 0.1 / math.sqrt(3)  # 0.2484
 

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.report.claims import ClaimSpec, evaluate_claim
+from benchmark.report.claims import evaluate_claim
 from benchmark.report.power import (
     BELOW_BUDGET,
     analyse,
@@ -18,6 +18,7 @@ from benchmark.report.power import (
     seeds_needed_sequential,
 )
 from benchmark.report.sequential import critical_t
+from benchmark.suite.claims_spec import ClaimSpec
 
 
 def test_power_agrees_with_scipy_noncentral_t_where_scipy_is_finite():

@@ -13,8 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.report.claims import ClaimSpec, evaluate_claim
+from benchmark.report.claims import evaluate_claim
 from benchmark.report.sequential import ALPHA, bayes_factor, critical_t, cs_interval, sequential_verdict
+from benchmark.suite.claims_spec import ClaimSpec
 from benchmark.until_decided import EXTEND, decide
 
 PLANNED = [0, 1, 2]

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import os
-import stat
 
 import pytest
 
 from benchmark.errors import ResultsError
-from benchmark.results.store import ResultsStore, atomic_write_text
+from benchmark.results.store import ResultsStore
 
 
 def test_write_load_and_is_done(tmp_path):
@@ -21,30 +19,6 @@ def test_write_load_and_is_done(tmp_path):
     assert not store.is_done("a/seed0", "h2")  # config changed → redo
     store.write("a/seed0", {"status": "failed", "config_hash": "h1"})
     assert not store.is_done("a/seed0", "h1")  # failed runs are retried
-
-
-def test_atomic_write_gives_the_mode_open_would(tmp_path):
-    """Records and reports are readable by the group/others the umask allows, not 0600 like a bare mkstemp file."""
-    old = os.umask(0o022)
-    try:
-        atomic_write_text(tmp_path / "r.json", "{}")
-    finally:
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644
-
-
-def test_atomic_write_leaves_no_partial_file_on_error(tmp_path):
-    target = tmp_path / "x.json"
-    atomic_write_text(target, "old")
-
-    class Boom(str):
-        def __len__(self):  # pragma: no cover - never reached
-            raise RuntimeError
-
-    with pytest.raises(TypeError):
-        atomic_write_text(target, 123)  # type: ignore[arg-type]
-    assert target.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
 
 
 def test_path_escape_refused(tmp_path):

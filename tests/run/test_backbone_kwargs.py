@@ -105,7 +105,7 @@ def _suite(tmp_path: Path, backbone: str) -> Any:
 
 def test_bench_validate_passes_the_builder_the_same_keys_as_the_run(widthless: str, tmp_path: Path) -> None:
     """`bench validate` builds the backbone as the run does: no width unless the suite sets one."""
-    from benchmark.suite.validate import validate_experiment
+    from benchmark.validation import validate_experiment
 
     validate_experiment(_suite(tmp_path, f"{{name: {widthless}, depth: 3}}"))
     with pytest.raises(SuiteError, match="rejects its parameters"):

@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from benchmark.cli import main
-from benchmark.report.baselines import load_baselines
-from benchmark.report.claims import MEASURE_ALIASES, check_claims_against_suite, suite_variants
+from benchmark.report.claims import check_claims_against_suite, suite_variants
+from benchmark.suite.baselines_spec import load_baselines
+from benchmark.suite.claims_spec import MEASURE_ALIASES
 from benchmark.suite.loader import load_suite
-from benchmark.suite.validate import check_baselines_file
+from benchmark.validation import check_baselines_file
 
 REPO = Path(__file__).resolve().parents[2]
 SUITE_FILES = sorted(p for p in (REPO / "suites").glob("*.yaml") if not p.name.startswith("_"))
@@ -89,8 +90,8 @@ def test_every_resolved_experiment_builds(name):
 
     from benchmark.data.transforms import build_train_transform
     from benchmark.methods import METHODS, MethodContext, build_method
+    from benchmark.regularizers import build_regularizer
     from benchmark.run import build_backbone
-    from benchmark.train.regularization import build_regularizer
 
     _, by_profile = resolved(name)
     seen: set[str] = set()

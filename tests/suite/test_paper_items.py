@@ -10,7 +10,7 @@ from benchmark.cli import main
 from benchmark.errors import SuiteError
 from benchmark.suite.loader import load_suite
 from benchmark.suite.plan import make_plan
-from benchmark.suite.validate import check_paper_items
+from benchmark.validation import check_paper_items
 
 ITEMS = """\
 paper:

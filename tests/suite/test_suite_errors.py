@@ -9,7 +9,7 @@ import pytest
 from benchmark.cli import main
 from benchmark.errors import SuiteError
 from benchmark.suite.loader import load_suite
-from benchmark.suite.validate import validate_suite
+from benchmark.validation import validate_suite
 
 GOOD = textwrap.dedent(
     """\

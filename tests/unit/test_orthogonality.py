@@ -255,7 +255,7 @@ def test_paper_estimator_by_hand_on_2x2() -> None:
 
 
 def test_paper_estimator_is_the_default_everywhere() -> None:
-    from benchmark.train.regularization import REGULARIZERS, build_regularizer
+    from benchmark.regularizers import REGULARIZERS, build_regularizer
 
     assert inspect.signature(srip_penalty).parameters["estimator"].default == "paper"
     assert OrthogonalityRegularizer(kind="srip", gamma=1.0).estimator == "paper"

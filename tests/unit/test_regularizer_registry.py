@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from benchmark.errors import RegistryError
 from benchmark.regularizers import REGULARIZERS, OrthogonalityRegularizer, RegularizerEntry, build_regularizer
-from benchmark.train import regularization
 
 
 def test_none_is_a_registered_entry_building_nothing() -> None:
@@ -34,6 +33,3 @@ def test_a_new_entry_is_built_by_name_without_touching_build_regularizer(monkeyp
     with pytest.raises(RegistryError, match="did you mean 'srip'"):
         build_regularizer("sripp", {})
 
-
-def test_train_regularization_re_exports_the_registry() -> None:
-    assert regularization.REGULARIZERS is REGULARIZERS and regularization.build_regularizer is build_regularizer

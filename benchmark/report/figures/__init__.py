@@ -9,6 +9,7 @@ A suite without ``report.figures`` gets every registered kind, ordered by ``orde
 
 from __future__ import annotations
 
+import base64
 import importlib
 import inspect
 from collections.abc import Callable, Sequence
@@ -16,14 +17,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from benchmark.errors import RegistryError, SuiteError
+from benchmark.errors import RegistryError
 from benchmark.registry import Registry, import_modules
+from benchmark.suite.yaml_loader import error_at
 
 if TYPE_CHECKING:
-    from benchmark.report.plots import Figure
     from benchmark.suite.loader import Suite
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Figure:
+    """A rendered figure: a file-safe ``slug``, a caption and the PNG bytes."""
+
+    slug: str
+    caption: str
+    png: bytes
+
+    @property
+    def data_uri(self) -> str:
+        return "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
 
 
 @dataclass(frozen=True)
@@ -84,10 +98,5 @@ def check_report_figures(suite: Suite) -> None:
         except RegistryError as exc:
             item_pos = getattr(raw_list, "item_pos", [])
             pos = item_pos[index] if index < len(item_pos) else getattr(raw_list, "pos", None)
-            raise SuiteError(
-                exc.message,
-                path=pos[0] if pos else str(suite.path),
-                line=pos[1] if pos else None,
-                key=f"report.figures[{index}]",
-                hint=exc.hint,
-            ) from None
+            raise error_at(pos, exc.message, key=f"report.figures[{index}]", hint=exc.hint,
+                           path=str(suite.path)) from None

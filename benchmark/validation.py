@@ -32,7 +32,7 @@ from benchmark.models.signature import accepted_keywords
 from benchmark.registry import did_you_mean
 from benchmark.suite.errors_map import validate_model
 from benchmark.suite.loader import ResolvedExperiment, Suite
-from benchmark.suite.yaml_loader import Pos, PosDict, PosList, display_path, load_yaml
+from benchmark.suite.yaml_loader import Pos, PosDict, PosList, display_path, error_at, load_yaml
 
 
 def _pos(raw: Any, *keys: str) -> Pos | None:
@@ -56,15 +56,15 @@ def _get(raw: Any, *keys: str) -> Any:
 
 
 def _fail(msg: str, pos: Pos | None, key: str, hint: str | None = None, cls: type[BenchError] = SuiteError) -> None:
-    raise cls(msg, path=pos[0] if pos else None, line=pos[1] if pos else None, key=key, hint=hint)
+    raise error_at(pos, msg, key=key, hint=hint, error=cls)
 
 
 def _registry_get(registry: Any, name: str, pos: Pos | None, key: str) -> Any:
     try:
         return registry.get(name)
     except RegistryError as exc:
-        raise SuiteError(
-            exc.message, path=pos[0] if pos else None, line=pos[1] if pos else None, key=key, hint=exc.hint
+        raise error_at(
+            pos, exc.message, key=key, hint=exc.hint
         ) from None
 
 
@@ -137,8 +137,8 @@ def _check_backbone(res: ResolvedExperiment, builder: Any, ex: str) -> None:
             model, _ = builder(**kwargs)
     except SuiteError as exc:
         pos = _position_of_named_key(exc.message, raw.get("backbone"), _pos(raw, "backbone"))
-        raise SuiteError(
-            exc.message, path=pos[0] if pos else None, line=pos[1] if pos else None, key=f"{ex}.backbone", hint=exc.hint
+        raise error_at(
+            pos, exc.message, key=f"{ex}.backbone", hint=exc.hint
         ) from None
     except TypeError as exc:
         _fail(f"backbone '{cfg.backbone.name}' rejects its parameters: {exc}", _pos(raw, "backbone"), f"{ex}.backbone")
@@ -194,10 +194,8 @@ def _check_augment(res: ResolvedExperiment, preset: str, ex: str) -> None:
         if exc.key == "augment.on_device":  # the preset has no on-device implementation: point at on_device
             _fail(exc.message, _pos(raw, "augment", "on_device"), f"{ex}.augment.on_device", exc.hint)
         pos = _position_of_named_key(exc.message, _get(raw, "augment", "params"), params_pos)
-        raise SuiteError(
-            exc.message.removeprefix("augment.params: "),
-            path=pos[0] if pos else None,
-            line=pos[1] if pos else None,
+        raise error_at(
+            pos, exc.message.removeprefix("augment.params: "),
             key=f"{ex}.augment.params",
             hint=exc.hint,
         ) from None
@@ -254,7 +252,7 @@ def validate_experiment(res: ResolvedExperiment) -> None:
     from benchmark.methods import METHODS
     from benchmark.models import BACKBONES
     from benchmark.probes import PROBES
-    from benchmark.train.regularization import REGULARIZERS
+    from benchmark.regularizers import REGULARIZERS
 
     cfg, raw, ex = res.config, res.raw, f"experiments[{res.experiment_id}]"
     builder = _registry_get(BACKBONES, cfg.backbone.name, _pos(raw, "backbone", "name"), f"{ex}.backbone.name")
@@ -530,12 +528,11 @@ def _check_item_citations(suite: Suite, baselines: Any, raw: Any, path: Path) ->
                 if pos is None and isinstance(raw_list, PosList) and i < len(raw_list.item_pos):
                     pos = raw_list.item_pos[i]
                 name = f" '{obj.id}'" if hasattr(obj, "id") else f" for '{obj.experiment}'"
-                raise SuiteError(
-                    f"{what}{name} cites {field} '{value}', which is not an item of the paper{did_you_mean(value, ids)}",
-                    path=pos[0] if pos else display_path(path),
-                    line=pos[1] if pos else None,
+                raise error_at(
+                    pos, f"{what}{name} cites {field} '{value}', which is not an item of the paper{did_you_mean(value, ids)}",
                     key=f"{top}[{i}].source.{field}",
                     hint=_item_hint(ids) + (" (or set source.kind: extension)" if top == "claims" else ""),
+                    path=display_path(path),
                 )
 
 
@@ -547,12 +544,11 @@ def baselines_path(suite: Suite) -> Path | None:
         p = (suite.path.parent / suite.file.baselines).resolve()
         if not p.is_file():
             pos = suite.raw.position_of("baselines")
-            raise SuiteError(
-                f"baselines file not found: {display_path(p)}",
-                path=pos[0] if pos else str(suite.path),
-                line=pos[1] if pos else None,
+            raise error_at(
+                pos, f"baselines file not found: {display_path(p)}",
                 key="baselines",
                 hint="paths are relative to the suite file; remove 'baselines' if the paper has no numbers yet",
+                path=str(suite.path),
             )
         return p
     guess = suite.path.resolve().parent.parent / "baselines" / f"{suite.name}.yaml"
@@ -574,7 +570,7 @@ def check_baselines_file(suite: Suite) -> Path | None:
 
 
 def _check_baseline_entries(suite: Suite, path: Path) -> None:
-    from benchmark.report.baselines import load_baselines
+    from benchmark.suite.baselines_spec import load_baselines
 
     baselines = load_baselines(path)
     raw = load_yaml(path)
@@ -592,27 +588,25 @@ def _check_baseline_entries(suite: Suite, path: Path) -> None:
         where = f"entries[{i}]"
         if entry.experiment not in ids:
             pos = _pos(item, "experiment") or item_pos
-            raise SuiteError(
-                f"baseline entry for unknown experiment '{entry.experiment}'{did_you_mean(entry.experiment, ids)}",
-                path=pos[0] if pos else display_path(path),
-                line=pos[1] if pos else None,
+            raise error_at(
+                pos, f"baseline entry for unknown experiment '{entry.experiment}'{did_you_mean(entry.experiment, ids)}",
                 key=f"{where}.experiment",
                 hint=f"experiments of {suite.name}: {', '.join(ids)}",
+                path=display_path(path),
             )
         known = sorted(v for v in variants.get(entry.experiment, set()) if v)
         if entry.variant is not None and entry.variant not in variants.get(entry.experiment, set()):
             pos = _pos(item, "variant") or item_pos
-            raise SuiteError(
-                f"baseline entry names variant '{entry.variant}' that experiment '{entry.experiment}' does not have"
+            raise error_at(
+                pos, f"baseline entry names variant '{entry.variant}' that experiment '{entry.experiment}' does not have"
                 f"{did_you_mean(entry.variant, known)}",
-                path=pos[0] if pos else display_path(path),
-                line=pos[1] if pos else None,
                 key=f"{where}.variant",
                 hint=(
                     f"variants of {entry.experiment}: {', '.join(known)}"
                     if known
                     else f"{entry.experiment} has no grid; remove 'variant'"
                 ),
+                path=display_path(path),
             )
     _check_claims(suite, baselines, raw, path)
     _check_differences(suite, baselines, raw, path)
@@ -626,12 +620,11 @@ def _check_claims(suite: Suite, baselines: Any, raw: Any, path: Path) -> None:
     problems = check_claims_against_suite(baselines.claims, suite_variants(suite), set(suite.experiment_ids()))
     if problems:
         pos = raw.position_of("claims") if hasattr(raw, "position_of") else None
-        raise SuiteError(
-            "; ".join(problems),
-            path=pos[0] if pos else display_path(path),
-            line=pos[1] if pos else None,
+        raise error_at(
+            pos, "; ".join(problems),
             key="claims",
             hint="a claim's treatment and control must name an experiment and a variant label shown by `bench plan`",
+            path=display_path(path),
         )
 
 
@@ -651,10 +644,9 @@ def _check_differences(suite: Suite, baselines: Any, raw: Any, path: Path) -> No
     pos = comps.item_pos[j] if isinstance(comps, PosList) and j < len(comps.item_pos) else None
     pos = pos or (raw.position_of("reported_differences") if hasattr(raw, "position_of") else None)
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
-    raise SuiteError(
-        message + more,
-        path=pos[0] if pos else display_path(path),
-        line=pos[1] if pos else None,
+    raise error_at(
+        pos, message + more,
         key=f"reported_differences[{i}].comparisons[{j}]",
         hint="treatment and control must name an experiment and a variant label shown by `bench plan`",
+        path=display_path(path),
     )

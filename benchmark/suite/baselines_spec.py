@@ -36,8 +36,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from benchmark.report.claims import ClaimSpec
-from benchmark.report.gains import ReportedDifference
+from benchmark.suite.claims_spec import ClaimSpec
+from benchmark.suite.differences_spec import ReportedDifference
 from benchmark.suite.errors_map import raise_validation_error
 from benchmark.suite.yaml_loader import display_path, load_yaml
 
