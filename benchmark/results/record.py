@@ -36,6 +36,9 @@ __all__ = [
     "as_record",
     "as_records",
     "dig",
+    "given",
+    "number",
+    "value_or",
 ]
 
 _MISSING = object()
@@ -74,6 +77,17 @@ def dig(obj: Any, path: Iterable[str]) -> Any:
         if cur is _MISSING:
             return None
     return cur
+
+
+def value_or(part: BaseModel | None, name: str, default: Any) -> Any:
+    """A part's ``name`` as recorded (None included), ``default`` when the part or the key is absent."""
+    value = _child(part, name) if part is not None else _MISSING
+    return default if value is _MISSING else value
+
+
+def given(part: BaseModel | None) -> bool:
+    """True when a part is present and holds at least one key (an empty ``{}`` in the record is not given)."""
+    return part is not None and bool(part.model_fields_set or part.model_extra)
 
 
 def number(value: Any) -> float | None:
