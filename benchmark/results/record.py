@@ -476,8 +476,9 @@ class RunRecord(_Closed):
 
     @property
     def measurement(self) -> MeasureSummary | None:
-        """The measurement summary (``pretrain.measure``, or the old top-level ``measure``)."""
-        return (self.pretrain.measure if self.pretrain is not None else None) or self.measure
+        """The measurement summary (``pretrain.measure``, or the old top-level ``measure`` when that is empty)."""
+        measure = self.pretrain.measure if self.pretrain is not None else None
+        return measure if given(measure) else self.measure
 
     @property
     def total_seconds(self) -> float | None:
