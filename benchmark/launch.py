@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError, SuiteError
+from benchmark.results.record import as_record
 from benchmark.results.store import ResultsStore
 from benchmark.suite.plan import Plan, Run
 
@@ -72,8 +73,8 @@ class RunJob(Checkpointable):  # type: ignore[misc]
                 path=self.suite_path,
                 hint="the suite changed while the job was queued; rerun `bench run ... --launcher slurm`",
             )
-        rec = execute_run(run, opts, ResultsStore(opts.results_dir))
-        return {"run": run.run_id, "status": rec.get("status"), "failure": rec.get("failure")}
+        rec = as_record(execute_run(run, opts, ResultsStore(opts.results_dir)))
+        return {"run": run.run_id, "status": rec.status, "failure": None if rec.ok else rec.failure_text()}
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
         """Called by submitit on pre-emption / timeout: requeue; the run resumes from its last checkpoint."""
@@ -161,10 +162,10 @@ def submit_plan(plan: Plan, opts: Any, args: argparse.Namespace) -> int:
         log("no run records yet")
         return 1
     paths = make_report(store.root)
-    records = [store.load(run.path) or {} for run in plan.runs]
-    failed = sum(1 for r in records if r.get("status") != "ok")
+    records = [store.load(run.path) for run in plan.runs]
+    failed = sum(1 for r in records if r is None or not r.ok)
     print(f"{len(records)} runs ({failed} failed or missing); report: {paths['md']} (also .csv, .html)")
-    return 1 if any(not r for r in records) else 0
+    return 1 if any(r is None for r in records) else 0
 
 
 def _wait(submitted: list[tuple[Run, Any]], log: Any, submitit: Any) -> int:
@@ -180,7 +181,6 @@ def _wait(submitted: list[tuple[Run, Any]], log: Any, submitit: Any) -> int:
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             log(f"{run.run_id}: job {job.job_id} ended without a record ({first}); log: {job.paths.stderr}")
             continue
-        f = out.get("failure") or {}
-        tail = f": FAILED ({f.get('kind')} at step {f.get('step')}: {f.get('reason')})" if out.get("status") != "ok" else ": ok"
+        tail = f": FAILED ({out['failure']})" if out["status"] != "ok" else ": ok"
         log(f"{run.run_id}: job {job.job_id} finished{tail}")
     return lost

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
+from benchmark.results.record import RecordLike, as_record
 from benchmark.suite.plan import Run, estimate, format_duration, training_shape
 
 
@@ -37,16 +37,17 @@ class SuiteProgress:
         self._nominal_ratio: list[float] = []  # observed / nominal pretraining seconds
         self._n_train: dict[str, int] = {}  # data config -> pretraining images seen in a record (npz & co.)
 
-    def observe(self, run: Run, record: dict[str, Any]) -> None:
+    def observe(self, run: Run, record: RecordLike) -> None:
         """Learn from a run this process executed (failed runs teach nothing about the time of a full run)."""
-        if record.get("status") != "ok":
+        record = as_record(record)
+        if not record.ok:
             return
-        timings = record.get("timings") or {}
+        timings = record.timings or {}
         total = float(timings.get("total") or 0.0)
         pre = float(timings.get("pretrain") or 0.0)
-        steps = int((record.get("pretrain") or {}).get("steps") or 0)
-        n_train = (record.get("data") or {}).get("n_train")
-        if isinstance(n_train, int):
+        steps = int(record.pretrain.steps or 0) if record.pretrain is not None else 0
+        n_train = record.data.n_train if record.data is not None else None
+        if n_train is not None:
             self._n_train[_data_key(run)] = n_train
         self._run_seconds[_sibling_key(run)] = total
         self._overheads.append(max(0.0, total - pre))

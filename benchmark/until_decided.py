@@ -28,9 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchmark.report.claims import ClaimResult, evaluate_claim
+from benchmark.report.claims import ClaimResult, evaluate_claim, selects
 from benchmark.report.power import observed, power_at_critical, seeds_needed_sequential
 from benchmark.report.sequential import critical_t
+from benchmark.results.record import RunRecord
 from benchmark.results.store import ResultsStore
 from benchmark.suite.claims_spec import ClaimSpec, RunSelector
 from benchmark.suite.plan import Plan, Run, estimate
@@ -101,7 +102,7 @@ class UntilDecided:
             self.templates.setdefault((run.experiment_id, run.variant), run)
         self.store = ResultsStore(self.results_dir)
         self.started = time.monotonic()
-        self.records: list[dict[str, Any]] = []  # this suite and profile, as of the last judge()
+        self.records: list[RunRecord] = []  # this suite and profile, as of the last judge()
 
     # ----------------------------------------------------------------------------------------- judging
     def applicable(self) -> tuple[list[ClaimSpec], list[tuple[ClaimSpec, str]]]:
@@ -127,12 +128,11 @@ class UntilDecided:
         from benchmark.report.diff import scale_of
 
         plan = self.plan
-        self.records = [r for r in self.store.records() if r.get("suite") == plan.suite.name
-                        and r.get("profile") == plan.profile]
+        self.records = [r for r in self.store.records() if r.suite == plan.suite.name and r.profile == plan.profile]
         out = []
         for claim in claims:
-            recs = [r for r in self.records if claim.treatment.matches(r) or claim.control.matches(r)]
-            scale = next((scale_of(r) for r in recs if r.get("status") == "ok"), "")
+            recs = [r for r in self.records if selects(claim.treatment, r) or selects(claim.control, r)]
+            scale = next((scale_of(r) for r in recs if r.ok), "")
             out.append(evaluate_claim(claim, recs, suite=plan.suite.name, profile=plan.profile, scale=scale))
         return out
 
@@ -149,9 +149,9 @@ class UntilDecided:
         nominal estimate; 0 if already done; None if unknown."""
         if self.store.is_done(run.path, run.config_hash, run.computation_hash):
             return 0.0
-        measured = [float(r["timings"]["total"]) for r in self.records
-                    if r.get("experiment") == run.experiment_id and (r.get("variant") or "") == run.variant
-                    and r.get("status") == "ok" and isinstance((r.get("timings") or {}).get("total"), int | float)]
+        measured = [float(r.total_seconds) for r in self.records
+                    if r.experiment == run.experiment_id and (r.variant or "") == run.variant and r.ok
+                    and r.total_seconds is not None]
         if measured:
             return sum(measured) / len(measured)
         hours = estimate(run, self.device)["hours"]

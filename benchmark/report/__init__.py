@@ -20,6 +20,7 @@ from benchmark.report.gains import GainResult, evaluate_differences
 from benchmark.report.power import DEFAULT_MAX_SEEDS
 from benchmark.report.power import analyse as analyse_power
 from benchmark.report.render import write_reports
+from benchmark.results.record import RecordLike, as_records
 from benchmark.results.store import ResultsStore
 from benchmark.results.suite_meta import read_suite_meta, resolve_recorded_path
 from benchmark.suite.baselines_spec import BaselineFile, load_baselines
@@ -28,14 +29,15 @@ if TYPE_CHECKING:
     from benchmark.suite.loader import Suite
 
 
-def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, Path] | None = None) -> dict[str, BaselineFile]:
+def find_baselines(records: list[RecordLike], search: list[Path], explicit: dict[str, Path] | None = None
+                   ) -> dict[str, BaselineFile]:
     """Baselines per suite seen in the records: the file the run used (``suite.json``), else ``<dir>/<suite>.yaml``
     from the first directory that has it."""
     out: dict[str, BaselineFile] = {}
     for suite, path in (explicit or {}).items():
         if path.exists():
             out[suite] = load_baselines(path)
-    for suite in sorted({r.get("suite") for r in records if r.get("suite")} - set(out)):
+    for suite in sorted({r.suite for r in as_records(records) if r.suite} - set(out)):
         for d in search:
             p = d / f"{suite}.yaml"
             if p.exists():
@@ -44,11 +46,12 @@ def find_baselines(records: list[dict], search: list[Path], explicit: dict[str, 
     return out
 
 
-def judge_claims(records: list[dict], baselines: dict[str, BaselineFile], *,
+def judge_claims(records: list[RecordLike], baselines: dict[str, BaselineFile], *,
                  max_seeds: int = DEFAULT_MAX_SEEDS) -> list[ClaimResult]:
     """Every claim of every suite's baselines file, judged per profile on the records, with its power analysis
     (seeds needed beyond ``max_seeds`` are reported as below any affordable budget)."""
     out: list[ClaimResult] = []
+    records = as_records(records)
     for suite, bl in sorted(baselines.items()):
         out.extend(evaluate_claims(bl.claims, records, suite=suite))
     for result in out:
@@ -57,9 +60,10 @@ def judge_claims(records: list[dict], baselines: dict[str, BaselineFile], *,
     return out
 
 
-def judge_differences(records: list[dict], baselines: dict[str, BaselineFile]) -> list[GainResult]:
+def judge_differences(records: list[RecordLike], baselines: dict[str, BaselineFile]) -> list[GainResult]:
     """Every reported difference of every suite's baselines file, judged per comparison and profile."""
     out: list[GainResult] = []
+    records = as_records(records)
     for suite, bl in sorted(baselines.items()):
         out.extend(evaluate_differences(bl.reported_differences, records, suite=suite))
     return out
@@ -103,13 +107,14 @@ def suite_coverage(results_dir: Path, suites: list[str], baselines: dict[str, Ba
     return out
 
 
-def performance_parts(records: list[dict], out_dir: Path) -> tuple[list[str], list[str], list]:
+def performance_parts(records: list[RecordLike], out_dir: Path) -> tuple[list[str], list[str], list]:
     """(Markdown sections, HTML fragments, figures) of :mod:`benchmark.report.performance` for measured runs."""
     import html
 
     from benchmark.report import performance
     from benchmark.report.figures import Figure
 
+    records = as_records(records)
     md = performance.performance_section(records)
     if not md:
         return [], [], []
@@ -164,7 +169,7 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     except (KeyError, TypeError, ValueError) as exc:  # a malformed measurement must not cost the whole report
         note = f"Performance section skipped: {type(exc).__name__}: {exc}"
         perf_md, perf_html, perf_figs = [f"## Performance\n\n{note}"], [f"<h2>Performance</h2><p>{note}</p>"], []
-    suites = sorted({r.get("suite", "?") for r in records})
+    suites = sorted({"?" if r.suite is None else r.suite for r in records})
     title = "Reproduction report: " + ", ".join(suites)
     return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
                          notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html, gains=gains,

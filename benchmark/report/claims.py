@@ -59,13 +59,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.formatting import fmt_number
 from benchmark.report.power import POWER_COLUMNS
-from benchmark.suite.claims_spec import MEASURE_ALIASES, ClaimSpec, RunSelector
+from benchmark.results.record import RecordLike, RunRecord, as_record, as_records
+from benchmark.suite.claims_spec import ClaimSpec, RunSelector
 
 CONFIDENCE = 0.95
 CLAIM_VERDICTS = {
@@ -75,64 +75,22 @@ CLAIM_VERDICTS = {
     "not checked": "·",
 }
 
-#: Aliases for which "out of memory" means "infinitely expensive" (throughput would be 0, handled as missing).
-_OOM_IS_INF = {"step_time", "iteration_time", "peak_memory", "loss_time", "loss_peak_memory"}
 
 
 # ------------------------------------------------------------------------------------------------ values
-_RECORD_SECTIONS = {"pretrain", "diagnostics", "timings", "controls", "data", "metrics"}
-
-
-def _dig(obj: Any, path: Iterable[str]) -> Any:
-    cur = obj
-    for part in path:
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, dict):  # a statistics block: prefer the median
-        for key in ("median", "mean", "value"):
-            if key in value:
-                return _number(value[key])
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value)
-
-
-def metric_value(rec: dict[str, Any], metric: str) -> tuple[float | None, str | None]:
-    """The value of ``metric`` in a run record and, when it is missing, why.
+def metric_value(rec: RecordLike, metric: str) -> tuple[float | None, str | None]:
+    """The value of ``metric`` in a run record and, when it is missing, why (:meth:`RunRecord.metric_value`).
 
     Returns:
         ``(value, None)``, or ``(None, reason)``; ``(inf, "out of memory")`` for a measurement that ran out of
         memory (time and memory aliases).
     """
-    if rec.get("status") != "ok":
-        f = rec.get("failure") or {}
-        return None, f"run failed ({f.get('kind')}: {f.get('reason')})"
-    parts = metric.split(".")
-    if parts[0] == "measure":
-        measure = _dig(rec, ("pretrain", "measure")) or rec.get("measure")
-        if not isinstance(measure, dict):
-            return None, "no measurement in the record (measure.enabled was off or the runner does not measure)"
-        if measure.get("status") == "out_of_memory":
-            if parts[1] in _OOM_IS_INF:
-                return math.inf, "out of memory"
-            return None, "out of memory"
-        for path in MEASURE_ALIASES[parts[1]]:
-            value = _number(_dig(measure, path))
-            if value is not None:
-                return value, None
-        return None, f"measurement has no {parts[1]} (status {measure.get('status')!r})"
-    if parts[0] in _RECORD_SECTIONS and parts[0] != "metrics":
-        value = _number(_dig(rec, parts))
-        return (value, None) if value is not None else (None, f"record has no {metric}")
-    path = parts[1:] if parts[0] == "metrics" else parts
-    value = _number(_dig(rec.get("metrics") or {}, path))
-    return (value, None) if value is not None else (None, f"record has no metric {metric}")
+    return as_record(rec).metric_value(metric)
+
+
+def selects(sel: RunSelector, rec: RunRecord) -> bool:
+    """True when ``rec`` is a run of ``sel``'s experiment and grid variant."""
+    return rec.experiment == sel.experiment and (rec.variant or "") == sel.variant
 
 
 # ------------------------------------------------------------------------------------------------ statistics
@@ -237,24 +195,24 @@ class Pairing:
         return [a - b for _, a, b in self.pairs]
 
 
-def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, records: list[dict[str, Any]], *,
+def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, records: list[RecordLike], *,
                  suite: str, profile: str) -> Pairing:
     """Runs of ``treatment`` and ``control`` at ``suite``/``profile`` with the same seed, their ``metric`` values,
     the seeds present on one side only and the runs without a value (failed, not measured, both out of memory)."""
     sides: dict[str, dict[int, float]] = {"treatment": {}, "control": {}}
     unplanned: set[int] = set()
     missing: list[str] = []
-    for rec in records:
-        if rec.get("suite") != suite or rec.get("profile") != profile:
+    for rec in as_records(records):
+        if rec.suite != suite or rec.profile != profile:
             continue
         for side, sel in (("treatment", treatment), ("control", control)):
-            if not sel.matches(rec):
+            if not selects(sel, rec):
                 continue
-            seed = int(rec.get("seed", -1))
-            planned = _dig(rec, ("config", "experiment", "seeds"))
-            if isinstance(planned, list) and seed not in planned:
+            seed = rec.seed_or
+            planned = rec.planned_seeds
+            if planned is not None and seed not in planned:
                 unplanned.add(seed)
-            value, why = metric_value(rec, metric)
+            value, why = rec.metric_value(metric)
             if value is None:
                 missing.append(f"{side} {sel.text()} seed {seed}: {why}")
             else:
@@ -269,7 +227,7 @@ def pair_by_seed(treatment: RunSelector, control: RunSelector, metric: str, reco
                    added=sorted(unplanned & {s for s, _, _ in pairs}))
 
 
-def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: str, profile: str,
+def evaluate_claim(claim: ClaimSpec, records: list[RecordLike], *, suite: str, profile: str,
                    scale: str = "") -> ClaimResult:
     """Judge ``claim`` on the records of one suite and profile, pairing treatment and control by seed."""
     paired = pair_by_seed(claim.treatment, claim.control, claim.metric, records, suite=suite, profile=profile)
@@ -305,25 +263,24 @@ def evaluate_claim(claim: ClaimSpec, records: list[dict[str, Any]], *, suite: st
                        interval=interval)
 
 
-def evaluate_claims(claims: list[ClaimSpec], records: list[dict[str, Any]], *, suite: str) -> list[ClaimResult]:
+def evaluate_claims(claims: list[ClaimSpec], records: list[RecordLike], *, suite: str) -> list[ClaimResult]:
     """Every claim at every profile that has runs of its treatment or control; ``not checked`` if none has."""
     from benchmark.report.diff import scale_of
 
-    by_profile: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in records:
-        if rec.get("suite") == suite:
-            by_profile[str(rec.get("profile"))].append(rec)
+    by_profile: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in as_records(records):
+        if rec.suite == suite:
+            by_profile[str(rec.profile)].append(rec)
     out: list[ClaimResult] = []
     for claim in claims:
         judged = False
         for profile in sorted(by_profile):
             if claim.profiles is not None and profile not in claim.profiles:
                 continue
-            recs = [r for r in by_profile[profile] if claim.treatment.matches(r) or claim.control.matches(r)]
+            recs = [r for r in by_profile[profile] if selects(claim.treatment, r) or selects(claim.control, r)]
             if not recs:
                 continue
-            scale = next((scale_of(r) for r in recs if claim.treatment.matches(r) and r.get("status") == "ok"),
-                         scale_of(recs[0]))
+            scale = next((scale_of(r) for r in recs if selects(claim.treatment, r) and r.ok), scale_of(recs[0]))
             out.append(evaluate_claim(claim, recs, suite=suite, profile=profile, scale=scale))
             judged = True
         if not judged:

@@ -34,8 +34,9 @@ from typing import Any
 
 from benchmark.errors import ResultsError
 from benchmark.formatting import fmt_number
-from benchmark.report.claims import metric_value, paired_stats, t_quantile
+from benchmark.report.claims import paired_stats, t_quantile
 from benchmark.report.diff import probe_metrics
+from benchmark.results.record import RecordLike, RunRecord, as_record
 from benchmark.results.store import ResultsStore
 from benchmark.suite.hashing import DESCRIPTIVE_FIELDS, computation_hash
 
@@ -82,29 +83,28 @@ class Comparison:
         return any(r.verdict in FAILING for r in self.rows)
 
 
-def _group(records: list[dict[str, Any]]) -> dict[RunKey, list[dict[str, Any]]]:
-    out: dict[RunKey, list[dict[str, Any]]] = defaultdict(list)
+def _group(records: list[RunRecord]) -> dict[RunKey, list[RunRecord]]:
+    out: dict[RunKey, list[RunRecord]] = defaultdict(list)
     for rec in records:
-        key = (str(rec.get("suite")), str(rec.get("profile")), str(rec.get("experiment")), rec.get("variant") or "")
-        out[key].append(rec)
+        out[(str(rec.suite), str(rec.profile), str(rec.experiment), rec.variant or "")].append(rec)
     return out
 
 
-def _metrics_of(recs: list[dict[str, Any]]) -> list[str]:
+def _metrics_of(recs: list[RunRecord]) -> list[str]:
     names: set[str] = set()
     for rec in recs:
-        for probe, values in (rec.get("metrics") or {}).items():
-            names.update(f"{probe}.{m}" for m in probe_metrics(probe) if isinstance(values, dict) and m in values)
-        names.update(m for m in EXTRA_METRICS if metric_value(rec, m)[0] is not None)
+        for probe, values in (rec.metrics or {}).items():
+            names.update(f"{probe}.{m}" for m in probe_metrics(probe) if m in values)
+        names.update(m for m in EXTRA_METRICS if rec.metric_value(m)[0] is not None)
     return sorted(names)
 
 
-def _values(recs: list[dict[str, Any]], metric: str) -> dict[int, float]:
+def _values(recs: list[RunRecord], metric: str) -> dict[int, float]:
     out = {}
     for rec in recs:
-        value, _ = metric_value(rec, metric)
+        value, _ = rec.metric_value(metric)
         if value is not None and math.isfinite(value):
-            out[int(rec.get("seed", -1))] = value
+            out[rec.seed_or] = value
     return out
 
 
@@ -143,9 +143,10 @@ def judge_row(key: RunKey, metric: str, a: dict[int, float], b: dict[int, float]
     return Row(key, metric, a, b, verdict, delta, (lo, hi), test)
 
 
-def config_changes(rec_a: dict[str, Any], rec_b: dict[str, Any], limit: int = 4) -> list[str]:
+def config_changes(rec_a: RecordLike, rec_b: RecordLike, limit: int = 4) -> list[str]:
     """The computed config keys that differ between two records of the same run (``a → b``), at most ``limit``."""
-    if computation_hash(rec_a.get("config") or {}) == computation_hash(rec_b.get("config") or {}):
+    config_a, config_b = as_record(rec_a).config or {}, as_record(rec_b).config or {}
+    if computation_hash(config_a) == computation_hash(config_b):
         return []
     changes: list[str] = []
 
@@ -158,7 +159,7 @@ def config_changes(rec_a: dict[str, Any], rec_b: dict[str, Any], limit: int = 4)
         elif x != y and path != "seed":
             changes.append(f"{path.removeprefix('experiment.')} {_short(x)} → {_short(y)}")
 
-    walk(rec_a.get("config") or {}, rec_b.get("config") or {}, "")
+    walk(config_a, config_b, "")
     return changes[:limit] + ([f"… {len(changes) - limit} more"] if len(changes) > limit else [])
 
 
@@ -169,19 +170,20 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
-def _provenance(records: list[dict[str, Any]]) -> dict[str, set[str]]:
+def _provenance(records: list[RunRecord]) -> dict[str, set[str]]:
     out: dict[str, set[str]] = defaultdict(set)
     for rec in records:
-        prov = rec.get("provenance") or {}
-        git = prov.get("git") or {}
-        if git.get("commit"):
-            out["commit"].add(str(git["commit"])[:8] + (" (dirty)" if git.get("dirty") else ""))
-        for name, version in (prov.get("packages") or {}).items():
+        prov = rec.provenance
+        if prov is None:
+            continue
+        if prov.git is not None and prov.git.commit:
+            out["commit"].add(str(prov.git.commit)[:8] + (" (dirty)" if prov.git.dirty else ""))
+        for name, version in (prov.packages or {}).items():
             if name in ("torch", "lightly", "pytorch-lightning", "numpy", "scikit-learn"):
                 out[name].add(str(version))
-        hw = prov.get("hardware") or {}
-        if hw.get("cpu_model") or hw.get("gpu"):
-            out["hardware"].add(" / ".join(str(x) for x in (hw.get("cpu_model"), hw.get("gpu")) if x))
+        hw = prov.hardware
+        if hw is not None and (hw.cpu_model or hw.gpu):
+            out["hardware"].add(" / ".join(str(x) for x in (hw.cpu_model, hw.gpu) if x))
     return out
 
 
@@ -198,10 +200,10 @@ def compare_results(a_dir: Path, b_dir: Path) -> Comparison:
                       only_b=sorted(set(groups_b) - set(groups_a)))
     for key in sorted(set(groups_a) & set(groups_b)):
         ra, rb = groups_a[key], groups_b[key]
-        failed_a = {int(r.get("seed", -1)) for r in ra if r.get("status") != "ok"}
-        failed_b = {int(r.get("seed", -1)) for r in rb if r.get("status") != "ok"}
-        by_seed_a = {int(r.get("seed", -1)): r for r in ra if r.get("status") == "ok"}
-        by_seed_b = {int(r.get("seed", -1)): r for r in rb if r.get("status") == "ok"}
+        failed_a = {r.seed_or for r in ra if not r.ok}
+        failed_b = {r.seed_or for r in rb if not r.ok}
+        by_seed_a = {r.seed_or: r for r in ra if r.ok}
+        by_seed_b = {r.seed_or: r for r in rb if r.ok}
         shared = sorted(set(by_seed_a) & set(by_seed_b))
         note = "; ".join(config_changes(by_seed_a[shared[0]], by_seed_b[shared[0]])) if shared else ""
         if failed_a != failed_b:

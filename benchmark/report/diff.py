@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from benchmark.probes import reported_metrics
+from benchmark.results.record import RecordLike, Reference, RunRecord, as_record, as_records
 from benchmark.suite.baselines_spec import BaselineFile
 
 VERDICTS = {
@@ -105,16 +106,18 @@ class Row:
         return VERDICTS[self.verdict]
 
 
-def scale_of(rec: dict[str, Any]) -> str:
+def scale_of(rec: RecordLike) -> str:
     """A short description of the run's scale: profile, data, backbone, budget."""
-    exp = rec.get("config", {}).get("experiment", {})
-    data = rec.get("data", {})
-    bb = exp.get("backbone", {})
-    pre = rec.get("pretrain", {}) or {}
+    rec = as_record(rec)
+    data = rec.data
+    bb = rec.config_section("backbone")
+    pre = rec.pretrain
     width = f"-w{bb.get('width')}" if bb.get("width") not in (None, 64) else ""
-    split = " [probed on a validation split of train]" if data.get("evaluated_on") else ""
-    return (f"{rec.get('profile')}: {data.get('dataset')} n={data.get('n_train')}, {bb.get('name')}{width}, "
-            f"{pre.get('epochs', '?')} ep / {pre.get('steps', '?')} steps{split}")
+    split = " [probed on a validation split of train]" if data is not None and data.evaluated_on else ""
+    epochs = pre.epochs if pre is not None and "epochs" in pre.model_fields_set else "?"
+    steps = pre.steps if pre is not None and "steps" in pre.model_fields_set else "?"
+    return (f"{rec.profile}: {data.dataset if data else None} n={data.n_train if data else None}, {bb.get('name')}"
+            f"{width}, {epochs} ep / {steps} steps{split}")
 
 
 def _value_text(value: Any) -> str:
@@ -132,6 +135,11 @@ def _value_text(value: Any) -> str:
     return str(value)
 
 
+def _or(value: str | None, default: str) -> str:
+    """``value``, or ``default`` when the record lacks it."""
+    return default if value is None else value
+
+
 def readable_variant(assignments: dict[str, Any] | None) -> str:
     """The grid point as a reader says it: ``regularizer so (gamma 1e-06)``, ``method.whitening_weight = 0.001``,
     assignments joined by ``; `` (empty for an experiment without a grid)."""
@@ -142,47 +150,44 @@ def readable_variant(assignments: dict[str, Any] | None) -> str:
     return "; ".join(parts)
 
 
-def _ref_text(ref: Any) -> str:
-    if not ref:
-        return ""
-    refs = ref if isinstance(ref, list) else [ref]
-    return "; ".join("extension (not in the paper)" if r.get("kind") == "extension"
-                     else " ".join(str(r[k]) for k in ("table", "figure", "row", "column") if r.get(k)) for r in refs)
+def _ref_text(refs: list[Reference]) -> str:
+    return "; ".join("extension (not in the paper)" if r.kind == "extension"
+                     else " ".join(str(v) for v in (r.table, r.figure, r.row, r.column) if v) for r in refs)
 
 
-def build_rows(records: list[dict[str, Any]], baselines: dict[str, BaselineFile]) -> list[Row]:
+def _row(key: tuple[str, ...], rec: RunRecord) -> Row:
+    """An empty row of ``key`` described by one of its records."""
+    return Row(*key, tolerance=rec.tolerance, scale=scale_of(rec), reproduces=_ref_text(rec.references),
+               variant_label=readable_variant(rec.variant_assignments))
+
+
+def build_rows(records: list[RecordLike], baselines: dict[str, BaselineFile]) -> list[Row]:
     """Group records by (suite, profile, experiment, variant, probe.metric) and attach reported numbers."""
     rows: dict[tuple[str, ...], Row] = {}
     failures: dict[tuple[str, ...], list[str]] = defaultdict(list)
-    for rec in records:
-        key0 = (rec.get("suite", "?"), rec.get("profile", "?"), rec.get("experiment", "?"), rec.get("variant", ""))
-        exp_cfg = rec.get("config", {}).get("experiment", {})
-        tol = float(exp_cfg.get("tolerance", 1.0))
-        if rec.get("status") != "ok":
-            f = rec.get("failure", {})
-            failures[key0].append(f"seed {rec.get('seed')}: {f.get('kind')} at step {f.get('step')}: {f.get('reason')}")
-            probes = [p.get("name") for p in exp_cfg.get("eval", {}).get("probes", [])]
-            for probe in probes:
+    for rec in as_records(records):
+        key0 = (_or(rec.suite, "?"), _or(rec.profile, "?"), _or(rec.experiment, "?"), _or(rec.variant, ""))
+        if not rec.ok:
+            failures[key0].append(f"seed {rec.seed}: {rec.failure_text()}")
+            for probe in rec.probe_names:
                 k = (*key0, f"{probe}.{probe_metrics(probe)[0]}")
-                rows.setdefault(k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")),
-                                       variant_label=readable_variant(rec.get("variant_assignments"))))
+                if k not in rows:
+                    rows[k] = _row(k, rec)
             continue
-        sources = [("", rec.get("metrics") or {})]
-        ctrl = (rec.get("controls") or {}).get("random_init", {}).get("metrics")
-        if ctrl:
-            sources.append(("random_init/", ctrl))
+        sources = [("", rec.metrics or {})]
+        control = rec.controls.random_init if rec.controls is not None else None
+        if control is not None and control.metrics:
+            sources.append(("random_init/", control.metrics))
         for prefix, metrics in sources:
             for probe, values in metrics.items():
                 for m in probe_metrics(probe):
-                    if m not in values or values[m] is None:
+                    if values.get(m) is None:
                         continue
                     k = (*key0, f"{prefix}{probe}.{m}")
-                    row = rows.setdefault(
-                        k, Row(*k, tolerance=tol, scale=scale_of(rec), reproduces=_ref_text(rec.get("reproduces")),
-                               variant_label=readable_variant(rec.get("variant_assignments")))
-                    )
-                    row.values.append(float(values[m]))
-                    row.seeds.append(int(rec.get("seed", -1)))
+                    if k not in rows:
+                        rows[k] = _row(k, rec)
+                    rows[k].values.append(float(values[m]))
+                    rows[k].seeds.append(rec.seed_or)
     for k, msgs in failures.items():
         for rk, row in rows.items():
             if rk[:4] == k:

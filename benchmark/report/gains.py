@@ -51,7 +51,6 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
 
 from benchmark.formatting import fmt_number
 from benchmark.report.claims import (
@@ -60,7 +59,9 @@ from benchmark.report.claims import (
     comparison_problems,
     pair_by_seed,
     paired_stats,
+    selects,
 )
+from benchmark.results.record import RecordLike, RunRecord, as_records
 from benchmark.suite.differences_spec import GainComparison, Interval, ReportedDifference
 
 GAIN_VERDICTS = {
@@ -147,7 +148,7 @@ def _judge(diff: ReportedDifference, stats: PairedStats, control_mean: float | N
     return out
 
 
-def evaluate_comparison(diff: ReportedDifference, comparison: GainComparison, records: list[dict[str, Any]], *,
+def evaluate_comparison(diff: ReportedDifference, comparison: GainComparison, records: list[RecordLike], *,
                         suite: str, profile: str, index: int = 0, scale: str = "") -> GainResult:
     """Judge one comparison of ``diff`` at one profile under each reading its unit allows."""
     paired = pair_by_seed(comparison.treatment, comparison.control, diff.metric, records, suite=suite,
@@ -166,16 +167,16 @@ def evaluate_comparison(diff: ReportedDifference, comparison: GainComparison, re
                       scale=scale, reason=reason)
 
 
-def evaluate_differences(diffs: list[ReportedDifference], records: list[dict[str, Any]], *, suite: str
+def evaluate_differences(diffs: list[ReportedDifference], records: list[RecordLike], *, suite: str
                          ) -> list[GainResult]:
     """Every comparison of every difference at every profile with runs of it; ``not checked`` where none has,
     ``not covered`` (with the reason) for differences without comparisons."""
     from benchmark.report.diff import scale_of
 
-    by_profile: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for rec in records:
-        if rec.get("suite") == suite:
-            by_profile[str(rec.get("profile"))].append(rec)
+    by_profile: dict[str, list[RunRecord]] = defaultdict(list)
+    for rec in as_records(records):
+        if rec.suite == suite:
+            by_profile[str(rec.profile)].append(rec)
     out: list[GainResult] = []
     for diff in diffs:
         if not diff.comparisons:
@@ -187,11 +188,10 @@ def evaluate_differences(diffs: list[ReportedDifference], records: list[dict[str
             for profile in sorted(by_profile):
                 if comp.profiles is not None and profile not in comp.profiles:
                     continue
-                recs = [r for r in by_profile[profile] if comp.treatment.matches(r) or comp.control.matches(r)]
+                recs = [r for r in by_profile[profile] if selects(comp.treatment, r) or selects(comp.control, r)]
                 if not recs:
                     continue
-                scale = next((scale_of(r) for r in recs if comp.treatment.matches(r) and r.get("status") == "ok"),
-                             scale_of(recs[0]))
+                scale = next((scale_of(r) for r in recs if selects(comp.treatment, r) and r.ok), scale_of(recs[0]))
                 out.append(evaluate_comparison(diff, comp, recs, suite=suite, profile=profile, index=index,
                                                scale=scale))
                 judged = True

@@ -1,6 +1,6 @@
 """Performance section of the report: runs that set ``measure: {enabled: true}`` → a Markdown table and a figure.
 
-Reads ``record["pretrain"]["measure"]`` (written by :class:`benchmark.measure.MeasureCallback`, definitions in
+Reads ``pretrain.measure`` of the records (written by :class:`benchmark.measure.MeasureCallback`, definitions in
 :mod:`benchmark.measure.callback` and :mod:`benchmark.measure.memory`). Times are medians over the timed steps
 with [p10–p90]; memory is in MiB (2^20 bytes). On CUDA "tensors" is ``max_memory_allocated`` (absolute, as in the
 SFRIK code); on CPU it is the profiler's peak of bytes allocated during the step ("+", above the step's start) and
@@ -13,93 +13,112 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from benchmark.results.record import (
+    MeasuredPart,
+    MeasureSummary,
+    MemoryPeak,
+    RecordLike,
+    RunRecord,
+    TimeStats,
+    as_records,
+    given,
+)
+
 __all__ = ["measured_records", "performance_rows", "performance_section", "performance_figure"]
 
 MIB = float(1 << 20)
 
 
-def measured_records(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def measured_records(records: list[RecordLike]) -> list[RunRecord]:
     """Records whose pretraining summary holds a ``measure`` block."""
-    return [r for r in records if isinstance((r.get("pretrain") or {}).get("measure"), dict)]
+    return [r for r in as_records(records) if r.pretrain is not None and r.pretrain.measure is not None]
 
 
-def _ms(stats: dict[str, Any] | None) -> str:
-    if not stats:
+def _ms(stats: TimeStats | None) -> str:
+    if not given(stats):
         return "—"
-    return f"{stats['median'] * 1e3:.1f} [{stats['p10'] * 1e3:.1f}–{stats['p90'] * 1e3:.1f}]"
+    return f"{stats.median * 1e3:.1f} [{stats.p10 * 1e3:.1f}–{stats.p90 * 1e3:.1f}]"
 
 
 def _mib(x: Any) -> str:
     return "—" if x is None else f"{x / MIB:.1f}"
 
 
-def _memory_cell(mem: dict[str, Any] | None) -> str:
-    if not mem:
+def _memory_cell(mem: MemoryPeak | None) -> str:
+    if not given(mem):
         return "—"
     parts = []
-    if mem.get("tensor_source") == "cuda.max_memory_allocated":
-        parts.append(f"{_mib(mem.get('tensor_peak_bytes'))} tensors")
-    elif mem.get("tensor_peak_above_start_bytes") is not None:
-        parts.append(f"+{_mib(mem.get('tensor_peak_above_start_bytes'))} tensors")
-    if mem.get("rss_peak_bytes") is not None:
-        parts.append(f"RSS {_mib(mem.get('rss_peak_bytes'))}")
+    if mem.tensor_source == "cuda.max_memory_allocated":
+        parts.append(f"{_mib(mem.tensor_peak_bytes)} tensors")
+    elif mem.tensor_peak_above_start_bytes is not None:
+        parts.append(f"+{_mib(mem.tensor_peak_above_start_bytes)} tensors")
+    if mem.rss_peak_bytes is not None:
+        parts.append(f"RSS {_mib(mem.rss_peak_bytes)}")
     return "; ".join(parts) or "—"
 
 
-def _regularizer_cell(reg: dict[str, Any] | None) -> str:
+def _status(part: MeasuredPart | MeasureSummary, default: str) -> str:
+    """A part's recorded status, ``default`` when it records none."""
+    return str(part.status) if "status" in part.model_fields_set else default
+
+
+def _regularizer_cell(reg: MeasuredPart | None) -> str:
     """Mean ms over the timed calls (the paper averages over 10), with the call count; the status otherwise."""
-    if not reg:
+    if not given(reg):
         return "—"
-    stats = reg.get("time_s") if reg.get("status") == "ok" else None
-    if not stats:
-        return str(reg.get("status", "—"))
-    return f"{stats['mean'] * 1e3:.2f} (mean of {stats['n']})"
+    stats = reg.time_s if reg.status == "ok" else None
+    if not given(stats):
+        return _status(reg, "—")
+    return f"{stats.mean * 1e3:.2f} (mean of {stats.n})"
 
 
-def performance_rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One flat row per measured run (strings for the table, numbers kept under ``raw``)."""
+def _loss_cells(loss: MeasuredPart | None) -> tuple[str, str]:
+    """(time, memory) cells of the loss alone: ms and MiB above its inputs, or its status."""
+    if not given(loss):
+        return "—", "—"
+    if loss.status != "ok":
+        return str(loss.status), "—"
+    mem_cell = "—"
+    if given(loss.memory):
+        above = loss.memory.tensor_peak_above_start_bytes
+        mem_cell = f"+{_mib(above)}" if above is not None else "—"
+        if loss.inputs_bytes is not None:
+            mem_cell += f" (inputs {_mib(loss.inputs_bytes)})"
+    return _ms(loss.time_s), mem_cell
+
+
+def performance_rows(records: list[RecordLike]) -> list[dict[str, Any]]:
+    """One flat row per measured run (strings for the table, the measurement summary kept under ``raw``)."""
     rows = []
     for r in measured_records(records):
-        m = r["pretrain"]["measure"]
-        step = m.get("step") or {}
-        it = m.get("iteration") or {}
-        loss = m.get("loss_only") or {}
-        loss_cell = "—"
-        if loss.get("status") == "ok":
-            loss_cell = _ms(loss.get("time_s"))
-        elif loss:
-            loss_cell = str(loss.get("status"))
-        loss_mem = loss.get("memory") if loss.get("status") == "ok" else None
-        loss_mem_cell = "—"
-        if loss_mem:
-            above = loss_mem.get("tensor_peak_above_start_bytes")
-            loss_mem_cell = f"+{_mib(above)}" if above is not None else "—"
-            if loss.get("inputs_bytes") is not None:
-                loss_mem_cell += f" (inputs {_mib(loss['inputs_bytes'])})"
-        status = m.get("status", "ok")
-        if r.get("status") == "failed":
-            status = f"run failed: {(r.get('failure') or {}).get('kind')}"
+        m = r.pretrain.measure
+        step = m.step or MeasuredPart()
+        it = m.iteration or MeasuredPart()
+        loss_cell, loss_mem_cell = _loss_cells(m.loss_only)
+        status = _status(m, "ok")
+        if r.status == "failed":
+            status = f"run failed: {r.failure.kind if r.failure else None}"
         rows.append({
-            "experiment": r.get("experiment", "?"),
-            "variant": r.get("variant") or "-",
-            "seed": r.get("seed"),
-            "device": m.get("device_name") or m.get("device") or "?",
-            "images": m.get("images_per_step"),
-            "steps": m.get("steps_measured"),
-            "step_ms": _ms(step.get("time_s")),
-            "throughput": f"{step['throughput_images_per_s']:.1f}" if step.get("throughput_images_per_s") else "—",
-            "iteration_ms": _ms(it.get("time_s")),
-            "step_memory": _memory_cell(step.get("memory")),
+            "experiment": "?" if r.experiment is None else r.experiment,
+            "variant": r.variant or "-",
+            "seed": r.seed,
+            "device": m.device_name or m.device or "?",
+            "images": m.images_per_step,
+            "steps": m.steps_measured,
+            "step_ms": _ms(step.time_s),
+            "throughput": f"{step.throughput_images_per_s:.1f}" if step.throughput_images_per_s else "—",
+            "iteration_ms": _ms(it.time_s),
+            "step_memory": _memory_cell(step.memory),
             "loss_ms": loss_cell,
             "loss_memory": loss_mem_cell,
-            "regularizer_ms": _regularizer_cell(m.get("regularizer_only")),
+            "regularizer_ms": _regularizer_cell(m.regularizer_only),
             "status": status,
             "raw": m,
         })
     return rows
 
 
-def performance_section(records: list[dict[str, Any]], *, heading: str = "## Performance") -> str:
+def performance_section(records: list[RecordLike], *, heading: str = "## Performance") -> str:
     """Markdown section with one row per measured run; empty string when no record has measurements."""
     rows = performance_rows(records)
     if not rows:
@@ -128,7 +147,7 @@ def performance_section(records: list[dict[str, Any]], *, heading: str = "## Per
         )
     notes: dict[tuple[str, str, str], list[str]] = {}  # the same note on several seeds is listed once
     for row in rows:
-        for n in row["raw"].get("notes", []):
+        for n in row["raw"].notes or []:
             notes.setdefault((row["experiment"], row["variant"], n), []).append(str(row["seed"]))
     if notes:
         lines += ["", "Notes:", ""]
@@ -138,9 +157,9 @@ def performance_section(records: list[dict[str, Any]], *, heading: str = "## Per
     return "\n".join(lines)
 
 
-def performance_figure(records: list[dict[str, Any]], path: Path) -> Path | None:
+def performance_figure(records: list[RecordLike], path: Path) -> Path | None:
     """Bar chart of median step time (p10–p90 whiskers) and loss-alone time per measured run; None if none."""
-    rows = [row for row in performance_rows(records) if (row["raw"].get("step") or {}).get("time_s")]
+    rows = [row for row in performance_rows(records) if row["raw"].step is not None and given(row["raw"].step.time_s)]
     if not rows:
         return None
     import matplotlib
@@ -149,10 +168,10 @@ def performance_figure(records: list[dict[str, Any]], path: Path) -> Path | None
     import matplotlib.pyplot as plt
 
     labels = [f"{r['experiment']}/{r['variant']}/s{r['seed']}" for r in rows]
-    step = [r["raw"]["step"]["time_s"] for r in rows]
-    med = [s["median"] * 1e3 for s in step]
-    err = [[(s["median"] - s["p10"]) * 1e3 for s in step], [(s["p90"] - s["median"]) * 1e3 for s in step]]
-    loss = [((r["raw"].get("loss_only") or {}).get("time_s") or {}).get("median") for r in rows]
+    step = [r["raw"].step.time_s for r in rows]
+    med = [s.median * 1e3 for s in step]
+    err = [[(s.median - s.p10) * 1e3 for s in step], [(s.p90 - s.median) * 1e3 for s in step]]
+    loss = [_loss_median(r["raw"]) for r in rows]
     fig, ax = plt.subplots(figsize=(max(4.0, 0.8 * len(rows) + 2), 3.5))
     xs = range(len(rows))
     ax.bar([x - 0.2 for x in xs], med, width=0.4, yerr=err, capsize=3, label="training step")
@@ -167,3 +186,8 @@ def performance_figure(records: list[dict[str, Any]], path: Path) -> Path | None
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+def _loss_median(m: MeasureSummary) -> float | None:
+    """Median seconds of the loss alone, None when not timed."""
+    return m.loss_only.time_s.median if m.loss_only is not None and m.loss_only.time_s is not None else None

@@ -42,8 +42,8 @@ from typing import Any
 
 import numpy as np
 
-from benchmark.report.claims import metric_value
 from benchmark.report.figures import Figure, figure_kinds, register_figure
+from benchmark.results.record import FirstBatch, RecordLike, RunRecord, SpectrumEntry, as_record, as_records, value_or
 
 PREFERRED_METRICS = ("linear.top1", "knn.top1", "svm.top1")
 #: Normalised eigenvalues below this are numerical zeros (rank-deficient covariance) and are not drawn.
@@ -73,17 +73,13 @@ def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "__".join(p for p in parts if p)).strip("_")[:120] or "figure"
 
 
-def _ok(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [r for r in records if r.get("status") == "ok"]
+def _ok(records: list[RunRecord]) -> list[RunRecord]:
+    return [r for r in records if r.ok]
 
 
-def _exp_cfg(rec: dict[str, Any]) -> dict[str, Any]:
-    return (rec.get("config") or {}).get("experiment") or {}
-
-
-def _context(rec: dict[str, Any], drop: str) -> str:
+def _context(rec: RunRecord, drop: str) -> str:
     """The run's grid assignments except the axis ``drop`` (e.g. the backbone when comparing regularizers)."""
-    assigned = {k: v for k, v in (rec.get("variant_assignments") or {}).items() if k.split(".")[0] != drop}
+    assigned = {k: v for k, v in (rec.variant_assignments or {}).items() if k.split(".")[0] != drop}
     return json.dumps(assigned, sort_keys=True, default=str) if assigned else ""
 
 
@@ -94,9 +90,9 @@ def _context_text(ctx: str) -> str:
     return ", ".join(f"{k}={v.get('name', v) if isinstance(v, dict) else v}" for k, v in items.items())
 
 
-def _metric_of(records: list[dict[str, Any]]) -> str | None:
+def _metric_of(records: list[RunRecord]) -> str | None:
     for m in PREFERRED_METRICS:
-        if any(metric_value(r, m)[0] is not None for r in records):
+        if any(r.metric_value(m)[0] is not None for r in records):
             return m
     return None
 
@@ -108,15 +104,11 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
     return mean, std
 
 
-def _groups(records: list[dict[str, Any]], drop: str) -> dict[tuple[str, str, str, str], list[dict[str, Any]]]:
-    out: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+def _groups(records: list[RunRecord], drop: str) -> dict[tuple[str, str, str, str], list[RunRecord]]:
+    out: dict[tuple[str, str, str, str], list[RunRecord]] = defaultdict(list)
     for r in _ok(records):
-        out[(str(r.get("suite")), str(r.get("profile")), str(r.get("experiment")), _context(r, drop))].append(r)
+        out[(str(r.suite), str(r.profile), str(r.experiment), _context(r, drop))].append(r)
     return out
-
-
-def _regularizer(rec: dict[str, Any]) -> dict[str, Any]:
-    return _exp_cfg(rec).get("regularizer") or {"name": "none"}
 
 
 # ------------------------------------------------------------------------------------------------ spectra
@@ -131,27 +123,27 @@ def _mean_curve(curves: list[list[float]]) -> list[float]:
 
 
 @register_figure("spectra", order=10)
-def spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
+def spectra_figures(records: list[RecordLike]) -> list[Figure]:
     """Feature and weight spectra per regularizer variant, for experiments run with and without OR."""
     figures: list[Figure] = []
-    for (suite, profile, exp, ctx), recs in sorted(_groups(records, "regularizer").items()):
-        recs = [r for r in recs if (r.get("diagnostics") or {}).get("feature_spectrum")]
-        by_var: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (suite, profile, exp, ctx), recs in sorted(_groups(as_records(records), "regularizer").items()):
+        recs = [r for r in recs if r.diagnostics is not None and r.diagnostics.feature_spectrum]
+        by_var: dict[str, list[RunRecord]] = defaultdict(list)
         for r in recs:
-            by_var[str(r.get("variant") or "-")].append(r)
-        names = {_regularizer(r).get("name") for r in recs}
+            by_var[str(r.variant or "-")].append(r)
+        names = {r.regularizer_name for r in recs}
         if len(by_var) < 2 or "none" not in names or len(names) < 2:
             continue
         fig, (ax_f, ax_w) = _new_figure(2)
-        for label, rs in sorted(by_var.items(), key=lambda kv: (_regularizer(kv[1][0]).get("name") != "none", kv[0])):
-            curves = [_normalised(r["diagnostics"]["feature_spectrum"]) for r in rs]
+        for label, rs in sorted(by_var.items(), key=lambda kv: (kv[1][0].regularizer_name != "none", kv[0])):
+            curves = [_normalised(r.diagnostics.feature_spectrum) for r in rs]
             curves = [c for c in curves if c]
-            style = "-" if _regularizer(rs[0]).get("name") == "none" else "--"
+            style = "-" if rs[0].regularizer_name == "none" else "--"
             if curves:
                 mean = _mean_curve(curves)
                 pos = [(i + 1, v) for i, v in enumerate(mean) if v > SPECTRUM_FLOOR]
                 ax_f.plot([p[0] for p in pos], [p[1] for p in pos], style, label=f"{label} (n={len(curves)})")
-            layers = [r["diagnostics"].get("weight_spectra") or {} for r in rs]
+            layers = [r.diagnostics.weight_spectra or {} for r in rs]
             common = [k for k in layers[0] if all(k in lay for lay in layers)] if layers and layers[0] else []
             if common:
                 deepest = common[-1]
@@ -180,20 +172,20 @@ def spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
 
 # ------------------------------------------------------------------------------------------------ gamma
 @register_figure("gamma", order=50)
-def gamma_figures(records: list[dict[str, Any]]) -> list[Figure]:
+def gamma_figures(records: list[RecordLike]) -> list[Figure]:
     """Accuracy vs γ per regularizer kind (log x axis), with the no-OR mean ± std as a band."""
     figures: list[Figure] = []
-    for (suite, profile, exp, ctx), recs in sorted(_groups(records, "regularizer").items()):
+    for (suite, profile, exp, ctx), recs in sorted(_groups(as_records(records), "regularizer").items()):
         metric = _metric_of(recs)
         if metric is None:
             continue
         points: dict[str, dict[float, list[float]]] = defaultdict(lambda: defaultdict(list))
         baseline: list[float] = []
         for r in recs:
-            value = metric_value(r, metric)[0]
+            value = r.metric_value(metric)[0]
             if value is None:
                 continue
-            reg = _regularizer(r)
+            reg = r.regularizer
             if reg.get("name") == "none":
                 baseline.append(value)
             elif isinstance(reg.get("gamma"), int | float) and reg["gamma"] > 0:
@@ -223,19 +215,19 @@ def gamma_figures(records: list[dict[str, Any]]) -> list[Figure]:
 
 
 # ------------------------------------------------------------------------------------------------ sampler
-def _sampler_label(rec: dict[str, Any]) -> str:
-    sampler = (_exp_cfg(rec).get("data") or {}).get("sampler") or {}
+def _sampler_label(rec: RunRecord) -> str:
+    sampler = rec.config_section("data").get("sampler") or {}
     if sampler.get("kind") == "k_classes":
         return f"K={sampler.get('k')}"
     return "random"
 
 
 @register_figure("sampler", order=60)
-def sampler_figures(records: list[dict[str, Any]]) -> list[Figure]:
+def sampler_figures(records: list[RecordLike]) -> list[Figure]:
     """Grouped bars: accuracy per sampler (random vs K classes per batch), one group per experiment."""
     figures: list[Figure] = []
     per_profile: dict[tuple[str, str], list[tuple[str, dict[str, list[float]], str]]] = defaultdict(list)
-    for (suite, profile, exp, ctx), recs in sorted(_groups(records, "data").items()):
+    for (suite, profile, exp, ctx), recs in sorted(_groups(as_records(records), "data").items()):
         labels = {_sampler_label(r) for r in recs}
         if len(labels) < 2:
             continue
@@ -244,7 +236,7 @@ def sampler_figures(records: list[dict[str, Any]]) -> list[Figure]:
             continue
         by_label: dict[str, list[float]] = defaultdict(list)
         for r in recs:
-            value = metric_value(r, metric)[0]
+            value = r.metric_value(metric)[0]
             if value is not None:
                 by_label[_sampler_label(r)].append(value)
         name = exp + (f" ({_context_text(ctx)})" if ctx else "")
@@ -278,9 +270,9 @@ def sampler_figures(records: list[dict[str, Any]]) -> list[Figure]:
 
 
 # ------------------------------------------------------------------------------------------------ measure
-def embedding_dim(rec: dict[str, Any]) -> int | None:
+def embedding_dim(rec: RecordLike) -> int | None:
     """q: the projector's output size (SFRIK ``mlp[-1]``, else ``proj_output_dim`` / ``output_dim``)."""
-    method = _exp_cfg(rec).get("method") or {}
+    method = as_record(rec).config_section("method")
     if isinstance(method.get("mlp"), list) and method["mlp"]:
         return int(method["mlp"][-1])
     for key in ("proj_output_dim", "output_dim"):
@@ -290,20 +282,20 @@ def embedding_dim(rec: dict[str, Any]) -> int | None:
 
 
 @register_figure("measure", order=70)
-def measure_figures(records: list[dict[str, Any]]) -> list[Figure]:
+def measure_figures(records: list[RecordLike]) -> list[Figure]:
     """Step time and peak memory vs q, one line per experiment (method); skipped when nothing was measured."""
     figures: list[Figure] = []
     series: dict[tuple[str, str], dict[str, dict[str, dict[int, list[float]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
     oom: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in _ok(records):
+    for r in _ok(as_records(records)):
         q = embedding_dim(r)
         if q is None:
             continue
-        key = (str(r.get("suite")), str(r.get("profile")))
-        label = f"{r.get('experiment')} ({(_exp_cfg(r).get('method') or {}).get('name')})"
+        key = (str(r.suite), str(r.profile))
+        label = f"{r.experiment} ({r.config_section('method').get('name')})"
         for alias in ("step_time", "peak_memory"):
-            value, why = metric_value(r, f"measure.{alias}")
+            value, why = r.metric_value(f"measure.{alias}")
             if value is None:
                 continue
             if math.isinf(value):
@@ -345,7 +337,7 @@ class _Column:
 
     experiment: str
     variant: str
-    records: list[dict[str, Any]]
+    records: list[RunRecord]
 
     @property
     def label(self) -> str:
@@ -353,28 +345,25 @@ class _Column:
 
     @property
     def is_reference(self) -> bool:
-        return _regularizer(self.records[0]).get("name") == "none"
+        return self.records[0].regularizer_name == "none"
 
 
-def _comparison_key(rec: dict[str, Any]) -> tuple[str, ...]:
-    cfg = _exp_cfg(rec)
-    backbone = cfg.get("backbone") or {}
-    bb = str(backbone.get("name", "?")) + (f"-w{backbone['width']}" if backbone.get("width") not in (None, 64) else "")
-    split = "validation" if (cfg.get("eval") or {}).get("validation") else "test"
-    return (str(rec.get("suite")), str(rec.get("profile")), str((cfg.get("method") or {}).get("name", "?")), bb,
-            str((cfg.get("data") or {}).get("dataset", "?")), split)
+def _comparison_key(rec: RunRecord) -> tuple[str, ...]:
+    split = "validation" if rec.config_section("eval").get("validation") else "test"
+    return (str(rec.suite), str(rec.profile), str(rec.config_section("method").get("name", "?")), rec.backbone_label,
+            str(rec.config_section("data").get("dataset", "?")), split)
 
 
-def _comparisons(records: list[dict[str, Any]], has: Callable[[dict[str, Any]], bool]
+def _comparisons(records: list[RunRecord], has: Callable[[RunRecord], bool]
                  ) -> list[tuple[tuple[str, ...], list[list[_Column]]]]:
     """Runs holding the data (``has``) grouped by :func:`_comparison_key`, as chunks of side-by-side columns."""
-    groups: dict[tuple[str, ...], dict[tuple[str, str], list[dict[str, Any]]]] = defaultdict(lambda: defaultdict(list))
+    groups: dict[tuple[str, ...], dict[tuple[str, str], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
     for r in _ok(records):
         if has(r):
-            groups[_comparison_key(r)][(str(r.get("experiment")), str(r.get("variant") or "-"))].append(r)
+            groups[_comparison_key(r)][(str(r.experiment), str(r.variant or "-"))].append(r)
     out = []
     for key, by_run in sorted(groups.items()):
-        cols = [_Column(e, v, sorted(rs, key=lambda r: r.get("seed") or 0)) for (e, v), rs in by_run.items()]
+        cols = [_Column(e, v, sorted(rs, key=lambda r: r.seed or 0)) for (e, v), rs in by_run.items()]
         cols.sort(key=lambda c: (not c.is_reference, c.experiment, c.variant))
         if len(cols) < 2:
             continue
@@ -389,13 +378,13 @@ def _key_text(key: tuple[str, ...]) -> str:
     return f"{suite} / {profile}: {method}, {backbone}, {dataset} ({split} split)"
 
 
-def _first_batch(rec: dict[str, Any]) -> dict[str, Any] | None:
-    fb = (rec.get("diagnostics") or {}).get("first_batch")
-    return fb if isinstance(fb, dict) and fb.get("features") else None
+def _first_batch(rec: RunRecord) -> FirstBatch | None:
+    fb = rec.diagnostics.first_batch if rec.diagnostics is not None else None
+    return fb if fb is not None and fb.features else None
 
 
-def _mean_normalised(entries: list[dict[str, Any]]) -> list[tuple[int, float]]:
-    curves = [e.get("normalised") or [] for e in entries if isinstance(e, dict)]
+def _mean_normalised(entries: list[SpectrumEntry | None]) -> list[tuple[int, float]]:
+    curves = [e.normalised or [] for e in entries if e is not None]
     curves = [c for c in curves if c]
     if not curves:
         return []
@@ -403,29 +392,29 @@ def _mean_normalised(entries: list[dict[str, Any]]) -> list[tuple[int, float]]:
 
 
 @register_figure("paper_spectra", order=20)
-def paper_spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
+def paper_spectra_figures(records: list[RecordLike]) -> list[Figure]:
     """The OR paper's Figs. 3/4 from ``diagnostics.first_batch``: kinds in rows, compared runs in columns."""
     figures: list[Figure] = []
-    for key, chunks in _comparisons(records, lambda r: _first_batch(r) is not None):
+    for key, chunks in _comparisons(as_records(records), lambda r: _first_batch(r) is not None):
         for part, cols in enumerate(chunks, 1):
             from matplotlib.figure import Figure as MplFigure
 
             fig = MplFigure(figsize=(3.4 * len(cols), 8.4), dpi=100, layout="constrained")
             axes = fig.subplots(3, len(cols), sharey="row", squeeze=False)
             for j, col in enumerate(cols):
-                batches = [_first_batch(r) for r in col.records]
-                stages = batches[0].get("stages") or []
-                ns = sorted({int(b.get("n") or 0) for b in batches})
+                batches = [b for b in (_first_batch(r) for r in col.records) if b is not None]
+                stages = batches[0].stages or []
+                ns = sorted({int(b.n or 0) for b in batches})
                 for name in stages:
-                    pts = _mean_normalised([(b.get("weights") or {}).get(name) for b in batches])
+                    pts = _mean_normalised([(b.weights or {}).get(name) for b in batches])
                     if pts:
-                        layer = ((batches[0].get("weights") or {}).get(name) or {}).get("layer", name)
+                        layer = value_or((batches[0].weights or {}).get(name), "layer", name)
                         axes[0][j].plot([p[0] for p in pts], [p[1] for p in pts], label=layer)
-                    pts = _mean_normalised([(b.get("features") or {}).get(name) for b in batches])
+                    pts = _mean_normalised([(b.features or {}).get(name) for b in batches])
                     if pts:
                         axes[1][j].plot([p[0] for p in pts], [p[1] for p in pts], label=name)
                 for name, style in (("input", "--"), ("representation", "-")):
-                    pts = _mean_normalised([(b.get("features") or {}).get(name) for b in batches])
+                    pts = _mean_normalised([(b.features or {}).get(name) for b in batches])
                     if pts:
                         axes[2][j].plot([p[0] for p in pts], [p[1] for p in pts], style, label=name)
                 axes[0][j].set_title(f"{col.label}\n{len(col.records)} seed(s), first {'/'.join(map(str, ns))} "
@@ -448,36 +437,39 @@ def paper_spectra_figures(records: list[dict[str, Any]]) -> list[Figure]:
     return figures
 
 
-def _artifact(rec: dict[str, Any], results_dir: Path | None) -> dict[str, Any] | None:
-    if results_dir is None or not rec.get("path"):
+def _artifact(rec: RunRecord, results_dir: Path | None) -> dict[str, np.ndarray] | None:
+    if results_dir is None or not rec.path:
         return None
     from benchmark.errors import ResultsError
     from benchmark.results.artifacts import read_figures_data
     from benchmark.results.store import ResultsStore
 
     try:
-        return read_figures_data(ResultsStore(Path(results_dir)).run_dir(str(rec["path"])), rec.get("figures_data"))
+        return read_figures_data(ResultsStore(Path(results_dir)).run_dir(str(rec.path)), rec.figures_data)
     except (ResultsError, OSError, ValueError):
         return None
 
 
-def _with_artifact(records: list[dict[str, Any]], results_dir: Path | None, prefix: str) -> list[dict[str, Any]]:
-    """Records whose artifact holds ``prefix.*`` arrays, each with the arrays under ``_arrays``."""
-    out = []
+def _with_artifact(records: list[RunRecord], results_dir: Path | None, prefix: str
+                   ) -> tuple[list[RunRecord], dict[str, dict[str, np.ndarray]]]:
+    """Records whose artifact holds ``prefix.*`` arrays, and those arrays by run path."""
+    out, arrays_of = [], {}
     for r in _ok(records):
-        if not any(str(k).startswith(prefix + ".") for k in (r.get("figures_data") or {}).get("keys", [])):
+        keys = r.figures_data.keys if r.figures_data is not None else None
+        if not any(str(k).startswith(prefix + ".") for k in keys or []):
             continue
         arrays = _artifact(r, results_dir)
         if arrays is not None and any(k.startswith(prefix + ".") for k in arrays):
-            out.append({**r, "_arrays": arrays})
-    return out
+            out.append(r)
+            arrays_of[str(r.path)] = arrays
+    return out, arrays_of
 
 
 @register_figure("weight_correlation", order=30)
-def weight_correlation_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
+def weight_correlation_figures(records: list[RecordLike], results_dir: Path | None = None) -> list[Figure]:
     """The OR paper's Fig. 5: |corr| heatmap and its spectral biclustering per compared run (lowest seed)."""
     figures: list[Figure] = []
-    recs = _with_artifact(records, results_dir, "weight_correlation")
+    recs, arrays_of = _with_artifact(as_records(records), results_dir, "weight_correlation")
     for key, chunks in _comparisons(recs, lambda r: True):
         for part, cols in enumerate(chunks, 1):
             from matplotlib.figure import Figure as MplFigure
@@ -487,19 +479,19 @@ def weight_correlation_figures(records: list[dict[str, Any]], results_dir: Path 
             image = None
             for j, col in enumerate(cols):
                 rec = col.records[0]
-                a = rec["_arrays"]
+                a = arrays_of[str(rec.path)]
                 corr = a["weight_correlation.abs_corr"].astype(float)
                 rows, cs = a["weight_correlation.row_order"], a["weight_correlation.column_order"]
-                info = (rec.get("diagnostics") or {}).get("weight_correlation") or {}
-                means = [((r.get("diagnostics") or {}).get("weight_correlation") or {}).get("mean_abs_offdiag")
-                         for r in col.records]
+                info = rec.diagnostics.weight_correlation if rec.diagnostics is not None else None
+                means = [r.diagnostics.weight_correlation.mean_abs_offdiag for r in col.records
+                         if r.diagnostics is not None and r.diagnostics.weight_correlation is not None]
                 means = [m for m in means if isinstance(m, int | float)]
                 mean_text = f"mean |off-diag| {sum(means) / len(means):.3f} over {len(means)} seed(s)" if means else ""
                 image = axes[0][j].imshow(corr, vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
-                axes[0][j].set_title(f"{col.label}\n{info.get('layer', '?')}, seed {rec.get('seed')}\n{mean_text}",
+                axes[0][j].set_title(f"{col.label}\n{value_or(info, 'layer', '?')}, seed {rec.seed}\n{mean_text}",
                                      fontsize=8)
                 axes[1][j].imshow(corr[np.ix_(rows, cs)], vmin=0.0, vmax=1.0, cmap="viridis", interpolation="nearest")
-                k = (info.get("bicluster") or {}).get("n_clusters", "?")
+                k = (value_or(info, "bicluster", None) or {}).get("n_clusters", "?")
                 axes[1][j].set_title(f"spectral biclustering ({k} clusters)", fontsize=8)
                 for ax in (axes[0][j], axes[1][j]):
                     ax.set_xticks([])
@@ -517,22 +509,23 @@ def weight_correlation_figures(records: list[dict[str, Any]], results_dir: Path 
 
 
 @register_figure("umap", order=40)
-def umap_figures(records: list[dict[str, Any]], results_dir: Path | None = None) -> list[Figure]:
+def umap_figures(records: list[RecordLike], results_dir: Path | None = None) -> list[Figure]:
     """The OR paper's Fig. 6: UMAP of test representations coloured by class, per compared run (lowest seed)."""
     figures: list[Figure] = []
-    recs = _with_artifact(records, results_dir, "umap")
+    recs, arrays_of = _with_artifact(as_records(records), results_dir, "umap")
     for key, chunks in _comparisons(recs, lambda r: True):
         for part, cols in enumerate(chunks, 1):
             fig, axes = _new_figure(len(cols), width=3.6, height=3.8)
             for ax, col in zip(axes, cols, strict=True):
                 rec = col.records[0]
-                xy, labels = rec["_arrays"]["umap.coords"].astype(float), rec["_arrays"]["umap.labels"]
+                arrays = arrays_of[str(rec.path)]
+                xy, labels = arrays["umap.coords"].astype(float), arrays["umap.labels"]
                 classes = sorted({int(v) for v in labels.tolist()})
                 cmap = "tab10" if len(classes) <= 10 else "tab20" if len(classes) <= 20 else "hsv"
                 ax.scatter(xy[:, 0], xy[:, 1], c=labels, cmap=cmap, s=3, vmin=min(classes), vmax=max(classes),
                            linewidths=0)
-                info = (rec.get("diagnostics") or {}).get("umap") or {}
-                ax.set_title(f"{col.label}\nseed {rec.get('seed')}, {info.get('n', len(labels))} test images",
+                info = rec.diagnostics.umap if rec.diagnostics is not None else None
+                ax.set_title(f"{col.label}\nseed {rec.seed}, {value_or(info, 'n', len(labels))} test images",
                              fontsize=8)
                 ax.set_xticks([])
                 ax.set_yticks([])
@@ -545,8 +538,9 @@ def umap_figures(records: list[dict[str, Any]], results_dir: Path | None = None)
     return figures
 
 
-def make_figures(records: list[dict[str, Any]], results_dir: Path | None = None,
+def make_figures(records: list[RecordLike], results_dir: Path | None = None,
                  names: Sequence[str] | None = None) -> list[Figure]:
     """The figures of the kinds ``names`` (a suite's ``report.figures``; default: every registered kind, in their
     ``order``) that the records (and, under ``results_dir``, their ``figures_data.npz``) support."""
+    records = as_records(records)
     return [fig for kind in figure_kinds(names) for fig in kind.render(records, results_dir)]

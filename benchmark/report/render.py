@@ -30,6 +30,7 @@ from benchmark.report.gains import GAIN_COLUMNS, GAIN_VERDICTS, GainResult
 from benchmark.report.provenance import provenance_html, provenance_markdown
 from benchmark.report.summary import summary_html, summary_markdown
 from benchmark.report.verdicts import verdicts_html, verdicts_markdown
+from benchmark.results.record import RecordLike
 
 #: A figure for the HTML page: an object with ``caption``, ``data_uri`` (and ``slug``, ``png`` to be written as a
 #: file), or a plain ``(caption, data_uri)`` tuple.
@@ -226,7 +227,7 @@ def to_markdown(rows: list[Row], *, title: str, extra_sections: list[str] | None
                 claims: list[ClaimResult] | None = None, figures: list[tuple[str, str]] | None = None,
                 notes: dict[str, list[str]] | None = None, gains: list[GainResult] | None = None,
                 coverage: list[SuiteCoverage | CoverageUnavailable] | None = None,
-                records: list[dict[str, Any]] | None = None) -> str:
+                records: list[RecordLike] | None = None) -> str:
     """Markdown report; ``figures`` are (caption, relative image path) pairs, ``notes`` per suite; with
     ``records``, the summary line and the provenance block come first."""
     lines = [f"# {title}", ""]
@@ -401,7 +402,7 @@ def to_html(rows: list[Row], *, title: str, figures: list[FigureLike] | None = N
             extra_html: list[str] | None = None, claims: list[ClaimResult] | None = None,
             notes: dict[str, list[str]] | None = None, gains: list[GainResult] | None = None,
             coverage: list[SuiteCoverage | CoverageUnavailable] | None = None,
-            records: list[dict[str, Any]] | None = None) -> str:
+            records: list[RecordLike] | None = None) -> str:
     """A single self-contained page (inline CSS, figures embedded as data: URIs, no scripts)."""
     e = html.escape
     out = [f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>{e(title)}</title>",
@@ -459,7 +460,7 @@ def write_reports(out_dir: Path, rows: list[Row], *, title: str, extra_md: list[
                   claims: list[ClaimResult] | None = None, notes: dict[str, list[str]] | None = None,
                   gains: list[GainResult] | None = None,
                   coverage: list[SuiteCoverage | CoverageUnavailable] | None = None,
-                  records: list[dict[str, Any]] | None = None) -> dict[str, Path]:
+                  records: list[RecordLike] | None = None) -> dict[str, Path]:
     """Write report.md, report.csv, claims.csv, gains.csv, report.html (and figures/*.png) atomically; returns
     their paths."""
     paths = {"md": out_dir / "report.md", "csv": out_dir / "report.csv", "html": out_dir / "report.html",

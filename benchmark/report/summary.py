@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import html
 from collections import Counter
-from typing import Any
 
 from benchmark.report.claims import ClaimResult
 from benchmark.report.diff import Row
+from benchmark.results.record import RecordLike, as_records
 
 
 def _counts(values: list[str], order: list[str]) -> str:
@@ -20,11 +20,12 @@ def _counts(values: list[str], order: list[str]) -> str:
     return ", ".join(f"{c[k]} {k}" for k in keys)
 
 
-def summary_text(records: list[dict[str, Any]], rows: list[Row], claims: list[ClaimResult]) -> str:
+def summary_text(records: list[RecordLike], rows: list[Row], claims: list[ClaimResult]) -> str:
     """One sentence: ``24 runs (23 ok, 1 failed) of or_neurips24 (profile cpu), seeds 0-2; 48 rows: ...``."""
-    status = Counter("ok" if r.get("status") == "ok" else "failed" for r in records)
-    suites = sorted({f"{r.get('suite')} (profile {r.get('profile')})" for r in records})
-    seeds = sorted({int(r["seed"]) for r in records if isinstance(r.get("seed"), int)})
+    records = as_records(records)
+    status = Counter("ok" if r.ok else "failed" for r in records)
+    suites = sorted({f"{r.suite} (profile {r.profile})" for r in records})
+    seeds = sorted({r.seed for r in records if r.seed is not None})
     seed_text = ""
     if seeds:
         contiguous = seeds == list(range(seeds[0], seeds[-1] + 1)) and len(seeds) > 2
@@ -39,9 +40,9 @@ def summary_text(records: list[dict[str, Any]], rows: list[Row], claims: list[Cl
     return "; ".join(parts) + "."
 
 
-def summary_markdown(records: list[dict[str, Any]], rows: list[Row], claims: list[ClaimResult]) -> list[str]:
+def summary_markdown(records: list[RecordLike], rows: list[Row], claims: list[ClaimResult]) -> list[str]:
     return [f"**Summary:** {summary_text(records, rows, claims)}", ""]
 
 
-def summary_html(records: list[dict[str, Any]], rows: list[Row], claims: list[ClaimResult]) -> list[str]:
+def summary_html(records: list[RecordLike], rows: list[Row], claims: list[ClaimResult]) -> list[str]:
     return [f"<p class='summary'><strong>Summary:</strong> {html.escape(summary_text(records, rows, claims))}</p>"]

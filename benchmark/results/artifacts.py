@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from benchmark.atomic import atomic_write_bytes
+from benchmark.results.record import FiguresData
 
 __all__ = ["FIGURES_DATA", "read_figures_data", "write_figures_data"]
 
@@ -34,15 +36,17 @@ def write_figures_data(run_dir: Path, arrays: dict[str, np.ndarray]) -> dict[str
             "keys": sorted(arrays)}
 
 
-def read_figures_data(run_dir: Path, block: dict[str, Any] | None) -> dict[str, np.ndarray] | None:
+def read_figures_data(run_dir: Path, block: FiguresData | Mapping[str, Any] | None) -> dict[str, np.ndarray] | None:
     """The arrays of a record's ``figures_data`` block, or None if absent, missing or not the file it recorded."""
-    if not block or not block.get("file"):
+    if isinstance(block, Mapping):
+        block = FiguresData.model_validate(block)
+    if block is None or not block.file:
         return None
-    path = Path(run_dir) / str(block["file"])
+    path = Path(run_dir) / str(block.file)
     if not path.is_file():
         return None
     payload = path.read_bytes()
-    if block.get("sha256") and hashlib.sha256(payload).hexdigest() != block["sha256"]:
+    if block.sha256 and hashlib.sha256(payload).hexdigest() != block.sha256:
         return None
     with np.load(io.BytesIO(payload), allow_pickle=False) as data:
         return {k: data[k] for k in data.files}

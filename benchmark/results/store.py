@@ -17,13 +17,16 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from benchmark.atomic import atomic_write_text
 from benchmark.errors import ResultsError
+from benchmark.results.record import RunRecord
 from benchmark.suite.hashing import computation_hash as run_computation_hash
 
 RESULT_FORMAT = 1
@@ -53,7 +56,7 @@ class ResultsStore:
     def record_path(self, run_path: str) -> Path:
         return self.run_dir(run_path) / RECORD_NAME
 
-    def load(self, run_path: str) -> dict[str, Any] | None:
+    def load(self, run_path: str) -> RunRecord | None:
         """The record of a run, or None if absent. A corrupt record is reported, never silently reused."""
         path = self.record_path(run_path)
         if not path.exists():
@@ -68,21 +71,29 @@ class ResultsStore:
         titles, references or notes does not send finished runs back to training.
         """
         rec = self.load(run_path)
-        if not rec or rec.get("status") != "ok":
+        if rec is None or rec.status != "ok":
             return False
-        if rec.get("config_hash") == config_hash:
+        if rec.config_hash == config_hash:
             return True
-        if computation_hash is None or not isinstance(rec.get("config"), dict):
+        if computation_hash is None or rec.config is None:
             return False
-        return run_computation_hash(rec["config"]) == computation_hash
+        return run_computation_hash(rec.config) == computation_hash
 
-    def write(self, run_path: str, record: dict[str, Any]) -> Path:
-        record = {"format": RESULT_FORMAT, **record}
+    def write(self, run_path: str, record: RunRecord | Mapping[str, Any]) -> Path:
+        """Write ``record`` as the run's ``result.json``; a mapping is validated first (an invalid record is a
+        ResultsError naming the field, and the file on disk is left as it was)."""
         path = self.record_path(run_path)
-        atomic_write_text(path, json.dumps(record, indent=2, sort_keys=False, default=_json_default) + "\n")
+        if not isinstance(record, RunRecord):
+            try:
+                record = RunRecord.model_validate(record)
+            except ValidationError as exc:
+                raise ResultsError(f"invalid result record for {run_path}: {validation_text(exc)}", path=str(path),
+                                   hint="a bug in the code that made the record; nothing was written") from exc
+        data = {"format": RESULT_FORMAT, **record.model_dump(mode="python", exclude_unset=True)}
+        atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n")
         return path
 
-    def records(self) -> Iterator[dict[str, Any]]:
+    def records(self) -> Iterator[RunRecord]:
         """Every record under ``root/runs`` (sorted by path)."""
         runs = self.root / "runs"
         if not runs.exists():
@@ -118,8 +129,19 @@ class ResultsStore:
             fh.close()
 
 
-def read_record(path: Path) -> dict[str, Any]:
-    """Parse one record; a corrupt or future-format file is a ResultsError naming the file."""
+def validation_text(exc: ValidationError, limit: int = 3) -> str:
+    """The first ``limit`` errors of a validation as ``field.path: message (got value)``."""
+    parts = []
+    for err in exc.errors()[:limit]:
+        where = ".".join(str(x) for x in err["loc"]) or "record"
+        got = repr(err.get("input"))
+        parts.append(f"{where}: {err['msg']} (got {got if len(got) <= 60 else got[:57] + '...'})")
+    more = exc.error_count() - limit
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def read_record(path: Path) -> RunRecord:
+    """Parse and validate one record; a corrupt, invalid or future-format file is a ResultsError naming the file."""
     try:
         rec = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -133,7 +155,11 @@ def read_record(path: Path) -> dict[str, Any]:
             path=str(path),
             hint="upgrade ssl-repro-bench",
         )
-    return rec
+    try:
+        return RunRecord.model_validate(rec)
+    except ValidationError as exc:
+        raise ResultsError(f"invalid result record: {validation_text(exc)}", path=str(path),
+                           hint="delete it; the run is redone on the next `bench run`") from None
 
 
 def _json_default(obj: Any) -> Any:

@@ -39,7 +39,7 @@ GPU_MEASURE = {
 
 def test_section_lists_measured_runs_with_medians_percentiles_and_memory():
     records = [_record("simclr", CPU_MEASURE), _record("byol", None), _record("vicreg", GPU_MEASURE)]
-    assert [r["experiment"] for r in measured_records(records)] == ["simclr", "vicreg"]
+    assert [r.experiment for r in measured_records(records)] == ["simclr", "vicreg"]
     md = performance_section(records)
     lines = md.splitlines()
     assert lines[0] == "## Performance"

@@ -12,8 +12,8 @@ from benchmark.probes import PROBES, ProbeParams
 from benchmark.report import make_report
 from benchmark.report.compare import _metrics_of
 from benchmark.report.diff import build_rows
-from benchmark.report.figures import FIGURES, FigureKind, load_figures
-from benchmark.report.figures import Figure
+from benchmark.report.figures import FIGURES, Figure, FigureKind, load_figures
+from benchmark.results.record import as_records
 from benchmark.results.store import ResultsStore
 from benchmark.results.suite_meta import write_suite_meta
 from benchmark.suite.loader import load_suite
@@ -40,7 +40,8 @@ def test_a_probe_declaring_a_new_metric_reaches_the_value_matrix(tmp_path: Path,
     metrics = {r.metric for r in build_rows(records, {})}
     assert {"top3probe.top3", "linear.top1", "linear.top5", "knn.top1"} <= metrics
     assert "top3probe.top1" not in metrics  # only the declared metrics are reported
-    assert "top3probe.top3" in _metrics_of(records) and "top3probe.top1" not in _metrics_of(records)
+    typed = as_records(records)
+    assert "top3probe.top3" in _metrics_of(typed) and "top3probe.top1" not in _metrics_of(typed)
 
     store = ResultsStore(tmp_path / "results")
     for r in records:

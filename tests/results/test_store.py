@@ -14,7 +14,7 @@ from benchmark.results.store import ResultsStore
 def test_write_load_and_is_done(tmp_path):
     store = ResultsStore(tmp_path)
     store.write("a/seed0", {"status": "ok", "config_hash": "h1", "metrics": {}})
-    assert store.load("a/seed0")["format"] == 1
+    assert store.load("a/seed0").format == 1
     assert store.is_done("a/seed0", "h1")
     assert not store.is_done("a/seed0", "h2")  # config changed → redo
     store.write("a/seed0", {"status": "failed", "config_hash": "h1"})
