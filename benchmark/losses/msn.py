@@ -22,7 +22,8 @@ gradient over processes (``AllReduceSum`` after ``backward``) where DDP would av
 **PMSN KL direction.** Lightly's ``PMSNLoss`` computes ``F.kl_div(log p̄, π, reduction="sum") = KL(π ‖ p̄)``; the form
 that reduces exactly to MSN's me-max for a uniform prior is ``KL(p̄ ‖ π)``. :class:`PMSNLoss` defaults to the latter
 (``kl_direction="mean_to_prior"``) and offers Lightly's with ``kl_direction="prior_to_mean"``
-(uniform_prior_iclr23.md §4). For p̄ = [0.1, 0.3, 0.6] and a uniform prior the two give 0.200667 and 0.240516.
+(lightly-ai/lightly ``lightly/loss/pmsn_loss.py``; the paper's term is Assran et al., ICLR 2023, Eq. 9). For
+p̄ = [0.1, 0.3, 0.6] and a uniform prior the two give 0.200667 and 0.240516 (computed here).
 """
 
 from __future__ import annotations
@@ -161,7 +162,8 @@ class PMSNLoss(MSNLoss):
     """PMSN loss: MSN cross-entropy + ``regularization_weight ·`` KL between p̄ and a prior π.
 
     ``kl_direction="mean_to_prior"`` (default) = KL(p̄ ‖ π) = Σ p̄ (log p̄ − log π), the paper form as reconstructed
-    (uniform_prior_iclr23.md §4.1); with ``prior="uniform"`` it equals MSN's me-max exactly, so PMSN(uniform) = MSN.
+    (Assran et al., ICLR 2023, Eq. 9; the direction stable-pretraining's ``methods/pmsn.py`` uses); with
+    ``prior="uniform"`` it equals MSN's me-max exactly, so PMSN(uniform) = MSN.
     ``kl_direction="prior_to_mean"`` = KL(π ‖ p̄), what ``lightly.loss.PMSNLoss`` computes (its prior is always built in
     float32; here it is built in p̄'s dtype, so float64 runs are exact). Targets keep Sinkhorn (3 iterations) as in
     Lightly; the paper's choice is not transcribed.

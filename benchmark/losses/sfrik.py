@@ -43,8 +43,9 @@ def legendre(q: int, degree: int, t: Tensor) -> Tensor:
     """Normalised Legendre (Gegenbauer) polynomial ``P_degree(q; t)`` in dimension ``q``, element-wise.
 
     ``P_l(q; t) = C_l^{(q-2)/2}(t) / C_l^{(q-2)/2}(1)``, so ``P_l(q; 1) = 1``; ``P_0 = 1``, ``P_1 = t`` and
-    ``P_{l+1} = ((2l + q − 2) t P_l − l P_{l−1}) / (l + q − 2)`` (sfrik_iclr23.md §2.3). The official code hard-codes
-    degrees 1–4; this recurrence gives the same polynomials for any degree.
+    ``P_{l+1} = ((2l + q − 2) t P_l − l P_{l−1}) / (l + q − 2)`` (the normalised Gegenbauer recurrence). The
+    official code (valeoai/sfrik ``src/sfrik/ssl.py``, ``legendre_polynomial``) hard-codes degrees 1–4; this
+    recurrence gives the same polynomials for any degree.
 
     Args:
         q: Ambient dimension of the sphere S^{q−1} (the embedding dimension); q >= 3.

@@ -10,7 +10,8 @@ covariance ``Zcᵀ Zc / (N − 1)``, sum of squared off-diagonal entries divided
 views, the variance hinge halved per view, invariance computed on the local batch before any gather.
 
 What Lightly lacks is the official divisor: ``main_vicreg.py`` divides the covariance by ``args.batch_size − 1``, the
-*configured global* batch size, not by the tensor's row count (sfrik_iclr23.md §4.1). Pass ``configured_batch_size`` to
+*configured global* batch size, not by the tensor's row count (facebookresearch/vicreg ``main_vicreg.py``,
+``VICReg.forward``; SFRIK's copy in valeoai/sfrik ``src/sfrik/ssl.py`` is identical). Pass ``configured_batch_size`` to
 reproduce that (they differ only for incomplete batches); leave it ``None`` for Lightly's row-count divisor.
 Defaults are the official ``--sim-coeff 25 --std-coeff 25 --cov-coeff 1``; SFRIK's IN20 % VICReg baseline uses
 ``10 / 10 / 1``.

@@ -2,11 +2,12 @@
 
 What is measured, exactly:
 
-* **CUDA, tensor memory** — as the SFRIK code does (``sfrik_iclr23.md`` §5: "``torch.cuda.reset_peak_memory_stats()``
-  at the start of every step; ``torch.cuda.max_memory_allocated()``"): ``tensor_peak_bytes`` is the allocator's peak
-  of *allocated* bytes during the call (model, optimizer state and activations together, not reserved memory and not
-  nvidia-smi); ``tensor_peak_above_start_bytes`` subtracts ``memory_allocated()`` at the call's start (what the
-  call itself adds). ``reserved_peak_bytes`` is ``max_memory_reserved()`` (the caching allocator's pool).
+* **CUDA, tensor memory** — as the SFRIK code does (valeoai/sfrik ``main_ssl_methods.py``:
+  ``torch.cuda.reset_peak_memory_stats()`` at the start of every step, ``torch.cuda.max_memory_allocated()`` logged):
+  ``tensor_peak_bytes`` is the allocator's peak of *allocated* bytes during the call (model, optimizer state and
+  activations together, not reserved memory and not nvidia-smi); ``tensor_peak_above_start_bytes`` subtracts
+  ``memory_allocated()`` at the call's start (what the call itself adds). ``reserved_peak_bytes`` is
+  ``max_memory_reserved()`` (the caching allocator's pool).
 * **CPU, tensor memory** — PyTorch has no CPU allocator statistics, and ``tracemalloc`` does not see tensor storage
   (allocated in C++, outside Python's allocator). The option used is the PyTorch profiler with
   ``profile_memory=True``: every CPU-allocator allocation and free made while it runs is reported as a ``[memory]``

@@ -2,10 +2,10 @@
 
 MSN (:mod:`benchmark.methods.msn`: same encoder, masking, prototypes and EMA target) with the me-max term replaced by
 a KL divergence between the mean anchor prediction p̄ and a power-law prior ``π_k ∝ k^(−τ)``, "τ = 0.25"
-(uniform_prior_iclr23.md §4; no official PMSN code exists). ``kl_direction: mean_to_prior`` (default) is
-KL(p̄ ‖ π), the form that reduces to MSN exactly for a uniform prior; ``prior_to_mean`` is KL(π ‖ p̄), what
-``lightly.loss.PMSNLoss`` computes. λ = 1 and 3 Sinkhorn iterations on the targets as in both reimplementations
-(the paper's Sinkhorn choice is not transcribed). All other defaults are MSN's.
+(Assran et al., ICLR 2023, Eq. 9; Lightly's and stable-pretraining's default; no official PMSN code exists).
+``kl_direction: mean_to_prior`` (default) is KL(p̄ ‖ π), the form that reduces to MSN exactly for a uniform prior;
+``prior_to_mean`` is KL(π ‖ p̄), what ``lightly.loss.PMSNLoss`` computes. λ = 1 and 3 Sinkhorn iterations on the
+targets as in both reimplementations (the paper's Sinkhorn choice is not transcribed). All other defaults are MSN's.
 """
 
 from __future__ import annotations

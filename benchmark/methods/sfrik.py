@@ -11,10 +11,10 @@ following BN cancels). ``mlp`` lists the layer widths after the backbone, the of
 entry and must be >= 3 (the Legendre polynomials P_l(q; ·) need q >= 3). The paper's ImageNet runs use
 ``[8192, 8192, 8192]`` (IN20 %, R18) and ``[8192, 8192, 32768]`` (IN100 %, R50); there is no CIFAR recipe, so the
 default here is the smaller **``[2048, 2048, 2048]``** (as solo-learn's CIFAR VICReg expander). The invariance term
-is a mean over n·q elements, so its per-sample weight is ``sim_coeff / q`` (sfrik_iclr23.md §2.1): with q = 2048 the
-README's 4000 weighs invariance 4× more than in the official q = 8192 runs; ``sim_coeff: 1000`` keeps their balance
-(the default stays 4000, the paper's value). Augmentations: the official ``ImageNetVICRegTrainTransform`` is the
-asymmetric BYOL recipe (blur 1.0/0.1, solarisation 0/0.2), preset ``byol``.
+is a mean over n·q elements (valeoai/sfrik ``src/sfrik/ssl.py``, ``SFRIK.two_views_forward``), so its per-sample
+weight is ``sim_coeff / q``: with q = 2048 the README's 4000 weighs invariance 4× more than in the official q = 8192
+runs; ``sim_coeff: 1000`` keeps their balance (the default stays 4000, the paper's value). Augmentations: the official
+``ImageNetVICRegTrainTransform`` is the asymmetric BYOL recipe (blur 1.0/0.1, solarisation 0/0.2), preset ``byol``.
 
 Multi-crop (``multi_crop``, the official switch ``args.multicrop`` ∈ {None, "OBoW", "SwAV"}, set there by
 ``--augmentations``): the loss is :class:`benchmark.losses.SFRIKMultiCropLoss` (``obow_multi_crop_forward`` /

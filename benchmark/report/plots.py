@@ -7,7 +7,7 @@ because the runner did not measure, or no ``diagnostics`` because ``eval.spectra
 
 * :func:`spectra_figures` — normalised eigenvalues λ_k/λ_1 of the whole test split's representation covariance
   (``diagnostics.feature_spectrum``) and σ_i(W)² of the deepest regularised weight (``diagnostics.weight_spectra``),
-  per regularizer variant of an experiment, mean over seeds (or_neurips24.md §7: "OR decays slower").
+  per regularizer variant of an experiment, mean over seeds (He et al., NeurIPS 2024, Fig. 3: OR slows the decay).
 * :func:`paper_spectra_figures` — the OR paper's Fig. 3 (BYOL: without OR / feature whitening / OR) and Fig. 4
   (VICReg / without projector / + SO) from ``diagnostics.first_batch``: normalised eigenvalues on log-log axes, one
   row per kind (weights of each stage's last conv, hidden features per stage, input and representation), one line
@@ -18,9 +18,9 @@ because the runner did not measure, or no ``diagnostics`` because ``eval.spectra
 * :func:`gamma_figures` — accuracy vs γ for the SO/SRIP grids (γ_SRIP ∈ {1e-3, 1e-4, 1e-5}, γ_SO ∈ {1e-5, 1e-6,
   1e-7}), with the no-OR mean ± std as a band.
 * :func:`sampler_figures` — linear accuracy for random (class-balanced) vs K-classes-per-batch sampling
-  (uniform_prior_iclr23.md §2), mean ± std over seeds.
-* :func:`measure_figures` — step time and peak memory vs embedding dimension q (SFRIK vs VICReg, sfrik_iclr23.md
-  §5), from ``pretrain.measure``; out-of-memory points are marked.
+  (Assran et al., ICLR 2023, Table 1), mean ± std over seeds.
+* :func:`measure_figures` — step time and peak memory vs embedding dimension q (SFRIK vs VICReg, Zheng et al.,
+  ICLR 2023, the time/memory comparison on 8 MI50s), from ``pretrain.measure``; out-of-memory points are marked.
 
 The paper figures compare runs that share suite, profile, method, backbone, dataset and evaluated split (so
 ``byol_c10``'s OR grid and ``byol_c10_whitening`` land in one figure); the no-OR runs come first. At most

@@ -1,11 +1,11 @@
 """SFRIK vs VICReg loss cost over the embedding dimension q at a fixed batch (n = 256).
 
-SFRIK (Zheng et al., ICLR 2023) builds n × n Gram/Legendre buffers; VICReg builds q × q covariances, so SFRIK should
-be cheaper "once q > batch" with a VICReg/SFRIK ratio growing with q (``sfrik_iclr23.md`` §8.2: "SFRIK ∝ q (Gram),
-VICReg ∝ q²; crossover near q ≈ n"), and SFRIK's loss memory should be a constant multiple of the embeddings while
-VICReg's grows ~q². Measured: forward + backward to the two (n, q) embeddings (``torch.autograd.grad``), the two
-losses interleaved per q; memory = peak tensor bytes allocated during one call (CPU: torch profiler, GPU:
-``max_memory_allocated`` above the start).
+SFRIK (Zheng et al., ICLR 2023) builds n × n Gram/Legendre buffers; VICReg builds q × q covariances, so SFRIK should be
+cheaper "once q > batch" with a VICReg/SFRIK ratio growing with q (computed here from the costs, O(n² q) for SFRIK's
+Gram and O(n q²) for VICReg's covariance: SFRIK ∝ q, VICReg ∝ q², crossover near q ≈ n), and SFRIK's loss memory should
+be a constant multiple of the embeddings while VICReg's grows ~q². Measured: forward + backward to the two (n, q)
+embeddings (``torch.autograd.grad``), the two losses interleaved per q; memory = peak tensor bytes allocated during one
+call (CPU: torch profiler, GPU: ``max_memory_allocated`` above the start).
 
 CPU: VICReg at q = 16384 is skipped — its q × q covariances and their gradients need about 5 GiB (fitted
 coefficient ≈ 5 × q² × 4 bytes at q = 8192) and ~1 min per call on 2 cores; set ``BENCH_LOSS_MEM_LIMIT_GIB`` to raise

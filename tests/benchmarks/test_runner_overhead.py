@@ -48,7 +48,8 @@ CONFIGS = {
     "r18": {"backbone": "resnet18", "width": 64, "batch": 512, "warmup": 10, "steps": 40, "cuda_only": True,
             "attribution": True},
 }
-#: Lightly's CIFAR-10 benchmark, SimCLR, RTX A6000 (frameworks.md §2.2): 87.1 min for 200 epochs at batch 512.
+#: Lightly's CIFAR-10 benchmark, SimCLR, RTX A6000: 87.1 min for 200 epochs at batch 512
+#: (https://docs.lightly.ai/self-supervised-learning/getting_started/benchmarks.html).
 LIGHTLY_SIMCLR_S_PER_EPOCH_BS512 = 87.1 * 60 / 200
 #: bench = the runner (``pretrain.deterministic`` true: its default, or false); hand = Lightly's loop without or with
 #: ``torch.use_deterministic_algorithms(True)``. Every round runs the four arms, in an order rotated per round.

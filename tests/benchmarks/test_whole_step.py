@@ -1,4 +1,4 @@
-"""SFRIK vs VICReg whole training step (``sfrik_iclr23.md`` §5: 8 % / 19 % faster at q = 8192 / 16384 on 8 MI50s).
+"""SFRIK vs VICReg whole training step (Zheng et al., ICLR 2023: 8 % / 19 % faster at q = 8192 / 16384 on 8 MI50s).
 
 The whole step as the runner trains it — ``PretrainModule`` under a ``pl.Trainer``, timed and memory-measured by
 :class:`benchmark.measure.MeasureCallback` (GPU: ``reset_peak_memory_stats`` at each step start and

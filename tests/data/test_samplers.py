@@ -1,4 +1,4 @@
-"""KClassBatchSampler (uniform_prior_iclr23.md §2.4) and the RandomBatchSampler control."""
+"""KClassBatchSampler (K classes per batch, Assran et al., ICLR 2023, Table 1) and the RandomBatchSampler control."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_exact_k_no_repeats_marginal(
         n, dropped = len(labels), sampler.dropped_last_epoch
         assert dropped == n - len(seen)
         if coverage_bound and split != "finish":  # "auto" keeps the better of "even" and "finish"
-            assert dropped <= k * batch_size  # coverage >= 1 - K·B/N (uniform_prior_iclr23.md §2.4 unit tests)
+            assert dropped <= k * batch_size  # coverage >= 1 - K·B/N (bound derived here)
         # epoch marginal = dataset marginal up to the dropped images
         diff = np.bincount(labels, minlength=labels.max() + 1) - np.bincount(labels[seen], minlength=labels.max() + 1)
         assert (diff >= 0).all() and diff.sum() == dropped
@@ -206,7 +206,7 @@ def test_random_batch_sampler_control() -> None:
 
 
 def test_expected_classes_per_random_batch_matches_reference_table() -> None:
-    """uniform_prior_iclr23.md §2.3 [calc]: 983, 871, 641 (C = 1000) and 92.4 (C = 100, B = 256)."""
+    """Computed here, C(1 − (1 − 1/C)^B): 983, 871, 641 (C = 1000) and 92.4 (C = 100, B = 256)."""
     assert round(expected_classes_per_random_batch(1000, 4096)) == 983
     assert round(expected_classes_per_random_batch(1000, 2048)) == 871
     assert round(expected_classes_per_random_batch(1000, 1024)) == 641
@@ -221,8 +221,9 @@ def test_expected_classes_per_random_batch_matches_reference_table() -> None:
 @pytest.mark.parametrize(("k", "first_batch_shares"), [(960, {4: 704, 5: 256}), (8, {512: 8})])
 def test_paper_settings_at_imagenet_scale(k: int, first_batch_shares: dict[int, int]) -> None:
     """1000 classes x 1300 images, B = 4096: "K is set to 8 for the class-imbalanced sampling experiments and 960
-    for the class-balanced" (uniform_prior_iclr23.md). 4096 / 960 is not an integer: 4096 = 4·960 + 256, so the first
-    batch (no class has run out yet) takes 5 images from 256 classes and 4 from the other 704; 4096 = 512·8."""
+    for the class-balanced" (Assran et al., ICLR 2023, SimCLR set-up). 4096 / 960 is not an integer:
+    4096 = 4·960 + 256, so the first batch (no class has run out yet) takes 5 images from 256 classes and 4 from the
+    other 704; 4096 = 512·8."""
     labels = balanced(1000, 1300)
     sampler = KClassBatchSampler(labels, batch_size=4096, k=k, seed=0)
     batches = epoch_batches(sampler)

@@ -177,9 +177,9 @@ def test_sfrik_without_mmd_collapses_and_default_does_not(digits_images) -> None
     Thresholds: L2-normalised embeddings spread isotropically over S^{q−1} have per-dimension std 1/√q
     (``embedding_std``), identical embeddings 0. "Collapsed" = below 0.1/√q (ten times less spread than isotropic),
     "healthy" = above 0.8/√q. Independently, the MMD² term equals Σb = 81 exactly for identical embeddings and
-    about Σb/n for uniform ones (sfrik_iclr23.md §2.6). The per-sample invariance weight is sim_coeff/q, so the
-    q = 32 test head uses sim_coeff = 4000 · 32/8192 to keep the official q = 8192 balance (4000 at q = 32 would
-    outweigh the MMD 256-fold and collapse both runs).
+    about Σb/n for uniform ones (computed here: only the n diagonal pairs keep E[P_l] ≠ 0). The per-sample
+    invariance weight is sim_coeff/q, so the q = 32 test head uses sim_coeff = 4000 · 32/8192 to keep the official
+    q = 8192 balance (4000 at q = 32 would outweigh the MMD 256-fold and collapse both runs).
     """
     q = 32
     sim = 4000.0 * q / 8192

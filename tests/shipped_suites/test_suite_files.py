@@ -225,7 +225,8 @@ def test_only_verified_numbers_are_filled_in():
     assert [(e.experiment, e.metric, e.value) for e in filled["sfrik_iclr23"]] == [("sfrik_in1k_r50", "linear.top1", 70.3)]
     assert "c6ce16ed" in filled["sfrik_iclr23"][0].source.repository
     lightly = {(e.experiment, e.variant): e.value for e in filled["lightly_benchmarks"]}
-    # frameworks.md §2.2, CIFAR-10 table, 0.869 -> 86.9 etc. (three spot checks, one per column)
+    # Lightly's benchmarks page (lightly-ai/lightly docs/source/getting_started/benchmarks.rst), CIFAR-10 table,
+    # 0.869 -> 86.9 etc. (three spot checks, one per column)
     assert lightly[("byol", "batch_size_per_device128-epochs200")] == 86.9
     assert lightly[("moco_bank8192", "batch_size_per_device512-epochs200")] == 84.7
     assert lightly[("simsiam", "batch_size_per_device512-epochs800")] == 90.4

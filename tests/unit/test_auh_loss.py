@@ -1,4 +1,4 @@
-"""AUHLoss (valeoai/sfrik ``AUH``, Wang & Isola 2020) against hand computations (sfrik_iclr23.md §4.2)."""
+"""AUHLoss (valeoai/sfrik ``src/sfrik/ssl.py`` ``AUH``, Wang & Isola 2020) against hand computations."""
 
 from __future__ import annotations
 

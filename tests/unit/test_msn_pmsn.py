@@ -1,4 +1,8 @@
-"""MSN / PMSN: priors, KL directions, reductions to MSN, Lightly parity, DDP p̄ (uniform_prior_iclr23.md §3, §4)."""
+"""MSN / PMSN: priors, KL directions, reductions to MSN, Lightly parity, DDP p̄.
+
+MSN: facebookresearch/msn ``src/losses.py``; PMSN: Assran et al., ICLR 2023, Eq. 9, and lightly-ai/lightly
+``lightly/loss/pmsn_loss.py``.
+"""
 
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ def test_power_law_prior_values() -> None:
     big = power_law_prior(1024, 0.25)
     assert big.sum().item() == pytest.approx(1.0, abs=1e-14)
     assert torch.all(big[:-1] > big[1:])
-    assert (big[0] / big[-1]).item() == pytest.approx(1024**0.25, rel=1e-12)  # p1/pK = 5.66 (§4.2)
+    assert (big[0] / big[-1]).item() == pytest.approx(1024**0.25, rel=1e-12)  # p1/pK = 5.66 (computed here)
     assert power_law_prior(7, 0.25, dtype=torch.float32).dtype == torch.float32
     with pytest.raises(ValueError, match="tau"):
         power_law_prior(4, -0.1)
@@ -44,7 +48,7 @@ def test_power_law_prior_values() -> None:
 @pytest.mark.parametrize(
     ("prior", "tau", "mean_to_prior", "prior_to_mean"),
     [
-        ("uniform", 0.25, 0.200667, 0.240516),  # uniform_prior_iclr23.md §4.5 oracles
+        ("uniform", 0.25, 0.200667, 0.240516),  # oracles computed here
         ("power_law", 0.25, 0.274625, 0.331820),
     ],
 )

@@ -1,4 +1,8 @@
-"""SO / SRIP penalties and the layer selection of OrthogonalityRegularizer (or_neurips24.md §2, §6)."""
+"""SO / SRIP penalties and the layer selection of OrthogonalityRegularizer.
+
+OR: He, Du, Ma, NeurIPS 2024 (no official code); SO / SRIP as defined by Bansal et al., NeurIPS 2018
+(VITA-Group/Orthogonality-in-CNNs ``Wide-Resnet/train_n.py``, ``l2_reg_ortho``).
+"""
 
 from __future__ import annotations
 
@@ -152,7 +156,7 @@ def test_torchvision_resnets_and_first_conv_exclusion() -> None:
     assert "layer2.0.downsample.0.weight" in names and "bn1.weight" not in names
     skipped = OrthogonalityRegularizer(kind="so", gamma=1e-6, exclude_first_conv=True)
     assert [n for n, _ in skipped.weights(r18)] == names[1:]
-    r18.fc = nn.Identity()  # the usual backbone: 20 matrices (or_neurips24.md §2.2)
+    r18.fc = nn.Identity()  # the usual backbone: 20 matrices (counted here)
     with torch.no_grad():
         total, logs = reg.penalty(r18)
     assert len(logs) == 21 and torch.isfinite(total)

@@ -1,4 +1,8 @@
-"""SFRIK identities that need no golden file (sfrik_iclr23.md §2.3, §2.6, §8.1)."""
+"""SFRIK identities that need no golden file.
+
+Closed forms of valeoai/sfrik ``src/sfrik/ssl.py`` (``legendre_polynomial``, ``SFRIK.mmd_loss``) against the
+Gegenbauer recurrence, and moment / collapse / uniform identities of the MMD² (computed here).
+"""
 
 from __future__ import annotations
 
@@ -38,7 +42,7 @@ def _gegenbauer_normalised(q: int, degree: int, t: torch.Tensor) -> torch.Tensor
     return c(t) / c(torch.ones((), dtype=t.dtype))
 
 
-CLOSED_FORMS = {  # sfrik_iclr23.md §2.3 (the official code's hard-coded degrees)
+CLOSED_FORMS = {  # the official code's hard-coded degrees (valeoai/sfrik src/sfrik/ssl.py, legendre_polynomial)
     1: lambda q, t: t,
     2: lambda q, t: (q * t**2 - 1) / (q - 1),
     3: lambda q, t: ((q + 2) * t**3 - 3 * t) / (q - 1),

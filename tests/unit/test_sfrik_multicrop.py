@@ -1,4 +1,4 @@
-"""SFRIKMultiCropLoss = the official multi-crop pairing of the two-view SFRIK pieces (sfrik_iclr23.md §2.4).
+"""SFRIKMultiCropLoss = the official multi-crop pairing of the two-view SFRIK pieces (valeoai/sfrik ``ssl.py``).
 
 valeoai/sfrik ``swav_multi_crop_forward``: ``repr = mean_{a in general_indices} mean_{i != a} mse(v_a, v_i)``, MMD
 averaged over the global views (``reg_small False``) or all views (``True``); ``obow_multi_crop_forward``: ``repr =
