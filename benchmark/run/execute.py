@@ -9,6 +9,7 @@ its reason and step; ``bench report`` shows it. Under DDP launched by SLURM/torc
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sys
 import time
 import traceback
@@ -17,11 +18,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from pydantic import ValidationError
 
-from benchmark.errors import BenchError, RunFailure
+from benchmark.atomic import atomic_write_text
+from benchmark.errors import BenchError, ResultsError, RunFailure
 from benchmark.results.artifacts import write_figures_data
 from benchmark.results.provenance import hardware, package_versions, process_git_state
-from benchmark.results.store import ResultsStore
+from benchmark.results.record import RunRecord
+from benchmark.results.store import ResultsStore, validation_text
 from benchmark.run.backbone import build_backbone
 from benchmark.run.data import load_splits, subset_indices, validation_split
 from benchmark.run.evaluate import diagnostics, figure_data, first_test_images, run_probes, run_transfer
@@ -176,18 +180,39 @@ def provenance(started: str, git_at_start: Any, opts: RunOptions) -> dict[str, A
     }
 
 
-def _write_record(run: Run, record: dict[str, Any], store: ResultsStore) -> None:
+#: Where a record that does not validate is kept (in the run directory), so nothing computed is lost.
+INVALID_RECORD = "result.invalid.json"
+
+
+def validated_record(record: dict[str, Any], run_dir: Path, run_id: str) -> RunRecord:
+    """``record`` as a :class:`RunRecord`. One that does not validate (a section or field the record type does not
+    declare: a bug of the code that made it) is kept as ``result.invalid.json`` and raises ResultsError naming the
+    field, which stops the suite before more runs are computed for nothing."""
+    try:
+        return RunRecord.model_validate(record)
+    except ValidationError as exc:
+        kept = run_dir / INVALID_RECORD
+        atomic_write_text(kept, json.dumps(record, indent=2, default=str) + "\n")
+        raise ResultsError(f"the record of run {run_id} does not match RunRecord: {validation_text(exc)}",
+                           path=str(kept), hint="declare the field in benchmark/results/record.py (README, "
+                           "Extending); the computed record is kept in this file") from exc
+
+
+def _write_record(run: Run, record: RunRecord, store: ResultsStore) -> None:
     from benchmark.train import faults
 
-    if record["status"] == "failed" and torch.cuda.is_available():
+    if record.status == "failed" and torch.cuda.is_available():
         torch.cuda.empty_cache()  # let the next run start from a clean allocator after an OOM
     faults.maybe_kill("before_record")
     with faults.kill_before_replace("mid_record", store.record_path(run.path)):
         store.write(run.path, record)
 
 
-def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, Any]:
-    """Pretrain, probe and record one run. RunFailure and OOM become a failed record; BenchError propagates."""
+def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> RunRecord:
+    """Pretrain, probe and record one run. RunFailure and OOM become a failed record; BenchError propagates.
+
+    The sections are assembled as they are computed and validated into a :class:`RunRecord` before writing (a
+    section the record type does not know is a bug, reported before the file is touched)."""
     from benchmark.train import faults
     from benchmark.train.checkpoint import atomic_torch_save
 
@@ -208,7 +233,7 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     try:
         encoder = trained_encoder(run, splits, train_idx, run_dir, opts, record, timings)
         if encoder is None:
-            return {**record, "status": "worker"}
+            return validated_record({**record, "status": "worker"}, run_dir, run.run_id)
         faults.maybe_kill("after_pretrain")
         atomic_torch_save(encoder.state_dict(), run_dir / "encoder.pt")
         data = (splits, train_idx, test_idx)
@@ -226,6 +251,7 @@ def execute_run(run: Run, opts: RunOptions, store: ResultsStore) -> dict[str, An
     timings["total"] = time.perf_counter() - t_start
     record["timings"] = timings
     record["provenance"] = provenance(started, git_at_start, opts)
-    _write_record(run, record, store)
-    return record
+    typed = validated_record(record, run_dir, run.run_id)
+    _write_record(run, typed, store)
+    return typed
 
