@@ -233,7 +233,6 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     process_git_state()  # the checkout as this process loads it: what every record of this invocation names
     from benchmark.report import make_report
-    from benchmark.results.record import as_records
     from benchmark.run import RunOptions
     from benchmark.run_suite import run_plan
     from benchmark.suite.loader import load_suite
@@ -275,7 +274,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         from benchmark.launch import submit_plan
 
         return submit_plan(plan, opts, args)
-    records = as_records(run_plan(plan, opts))
+    records = run_plan(plan, opts)
     paths = make_report(results_dir)
     failed = sum(1 for r in records if not r.ok)
     print(f"{len(records)} runs ({failed} failed); report: {paths['md']} (also .csv, .html)")

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from benchmark.errors import BenchError, SuiteError
-from benchmark.results.record import as_record
 from benchmark.results.store import ResultsStore
 from benchmark.suite.plan import Plan, Run
 
@@ -73,7 +72,7 @@ class RunJob(Checkpointable):  # type: ignore[misc]
                 path=self.suite_path,
                 hint="the suite changed while the job was queued; rerun `bench run ... --launcher slurm`",
             )
-        rec = as_record(execute_run(run, opts, ResultsStore(opts.results_dir)))
+        rec = execute_run(run, opts, ResultsStore(opts.results_dir))
         return {"run": run.run_id, "status": rec.status, "failure": None if rec.ok else rec.failure_text()}
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
 import torch
 
 from benchmark.errors import RunInterrupted
 from benchmark.results.provenance import process_git_state
+from benchmark.results.record import RunRecord
 from benchmark.results.store import ResultsStore
 from benchmark.results.suite_meta import write_suite_meta
 from benchmark.run import RunOptions, execute_run
@@ -41,12 +41,12 @@ def _interrupted(plan: Plan, store: ResultsStore, run_id: str, run_path: str, in
                           checkpoint_step=_ckpt_step(ckpt) if ckpt.exists() else None, finished=finished)
 
 
-def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
+def run_plan(plan: Plan, opts: RunOptions) -> list[RunRecord]:
     """Execute every run of ``plan`` not already finished, under the results-directory lock."""
     process_git_state()  # fix the recorded code version now, before the first (possibly hours-long) run
     store = ResultsStore(opts.results_dir)
     torch.set_num_threads(max(1, int(os.environ.get("BENCH_THREADS", torch.get_num_threads()))))
-    records: list[dict[str, Any]] = []
+    records: list[RunRecord] = []
     with store.lock():
         from benchmark.preflight import check_before_first_run
         from benchmark.progress import SuiteProgress
@@ -64,7 +64,9 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
             prefix = f"[{i}/{total}] {run.run_id}"
             if run.path not in todo:
                 opts.log(f"{prefix}: done already (config {run.config_hash}), skipped")
-                records.append(store.load(run.path) or {})
+                done = store.load(run.path)
+                if done is not None:  # is_done read it a moment ago; None only if it was removed since
+                    records.append(done)
                 continue
             opts.log(f"{prefix}: running")
             try:
@@ -78,17 +80,14 @@ def run_plan(plan: Plan, opts: RunOptions) -> list[dict[str, Any]]:
     return records
 
 
-def summarize(rec: dict[str, Any]) -> str:
+def summarize(rec: RunRecord) -> str:
     """One line per finished run for the console."""
-    if rec.get("status") != "ok":
-        f = rec.get("failure", {})
-        return f"FAILED ({f.get('kind')} at step {f.get('step')}: {f.get('reason')})"
-    parts = []
-    for probe, m in (rec.get("metrics") or {}).items():
-        if "top1" in m:
-            parts.append(f"{probe} top1 {m['top1']:.2f}")
-    ctrl = (rec.get("controls") or {}).get("random_init", {}).get("metrics", {})
-    for probe, m in ctrl.items():
-        if "top1" in m:
-            parts.append(f"random-init {probe} top1 {m['top1']:.2f}")
-    return f"ok in {rec['timings']['total']:.1f}s: " + ", ".join(parts)
+    if not rec.ok:
+        return f"FAILED ({rec.failure_text()})"
+    parts = [f"{probe} top1 {m['top1']:.2f}" for probe, m in (rec.metrics or {}).items() if "top1" in m]
+    control = rec.controls.random_init if rec.controls is not None else None
+    if control is not None:
+        parts += [f"random-init {probe} top1 {m['top1']:.2f}" for probe, m in (control.metrics or {}).items()
+                  if "top1" in m]
+    total = (rec.timings or {}).get("total", 0.0)
+    return f"ok in {total:.1f}s: " + ", ".join(parts)

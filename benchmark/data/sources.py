@@ -4,7 +4,8 @@ Every entry of :data:`DATASETS` is a :class:`DataSource` with
 
 - ``Params``: a pydantic model (``extra="forbid"``) of the suite-level parameters (``path``, splits, ...);
 - ``check(params, *, data_root)``: a cheap presence check (file/folder existence, no decoding, no checksums) used by
-  ``bench validate``; raises :class:`~benchmark.errors.DataError`;
+  ``bench validate --data-root DIR`` and by ``bench run``'s pre-flight before the first run; raises
+  :class:`~benchmark.errors.DataError`;
 - ``load(params, *, data_root, download)``: returns :class:`~benchmark.data.base.DatasetSplits`.
 
 Missing data is always a :class:`DataError` naming the dataset, the exact path(s) looked for and how to get the data
@@ -152,7 +153,8 @@ def load_dataset(
 
 
 def check_dataset(name: str, params: Mapping[str, Any] | BaseModel | None = None, *, data_root: str | Path) -> None:
-    """Cheap presence check of dataset ``name`` (what ``bench validate`` runs). Raises like :func:`load_dataset`."""
+    """Cheap presence check of dataset ``name`` (``bench validate --data-root``, ``bench run``'s pre-flight).
+    Raises like :func:`load_dataset`."""
     source = DATASETS.get(name)
     source.check(parse_params(name, params), data_root=Path(data_root).expanduser())
 

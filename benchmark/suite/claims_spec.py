@@ -7,7 +7,7 @@ other declarative files, so validation and the report read the same models.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -74,9 +74,6 @@ class RunSelector(BaseModel):
 
     experiment: str
     variant: str = Field(default="", description="grid label as in the run path, e.g. 'so-gamma1e-06'")
-
-    def matches(self, rec: dict[str, Any]) -> bool:
-        return rec.get("experiment") == self.experiment and (rec.get("variant") or "") == self.variant
 
     def text(self) -> str:
         return f"{self.experiment}/{self.variant}" if self.variant else self.experiment
