@@ -178,8 +178,9 @@ def estimate(run: Run, device: str = "cuda", n_train: int | None = None) -> dict
     n = n_train if n_train is not None else declared_train_size(cfg.data.dataset)
     sub = cfg.data.train_subset
     if sub is not None and n is not None and n_train is None:
-        if sub.per_class is not None:
-            n = None if cfg.data.dataset not in ("cifar10", "digits", "stl10", "cifar100") else n
+        if sub.per_class is not None:  # at most per_class images of each of the classes the source declares
+            classes = DATASETS.get(cfg.data.dataset).num_classes if cfg.data.dataset in DATASETS else None
+            n = min(n, sub.per_class * classes) if classes else None
         if sub.fraction is not None and n is not None:
             n = int(n * sub.fraction)
         if sub.limit is not None:

@@ -66,3 +66,15 @@ def test_datasets_of_unknown_size_are_sized_from_finished_records(write_suite):
     progress.observe(runs["a/1/seed0"], rec)
     assert estimate(runs["b/seed0"], "cpu", 1300)["steps"] == 20
     assert progress.predict(runs["b/seed0"]) is not None
+
+
+def test_a_per_class_subset_is_sized_from_the_declared_class_count(write_suite):
+    """ImageNet with 260 images per class (SFRIK's IN20 % protocol): 260 000 images, not 1.28 M and not unknown;
+    a source that declares no class count gives no size (the run's record tells it later)."""
+    text = SUITE.replace("data: {dataset: digits}",
+                         "data: {dataset: imagenet, params: {path: in1k}, train_subset: {per_class: 260}}")
+    run = make_plan(load_suite(write_suite(text))).runs[-1]
+    assert estimate(run, "cpu")["steps"] == 260 * 1000 // 64
+    npz = SUITE.replace("data: {dataset: digits}",
+                        "data: {dataset: npz, params: {path: x.npz}, train_subset: {per_class: 5}}")
+    assert estimate(make_plan(load_suite(write_suite(npz))).runs[-1], "cpu")["steps"] is None
