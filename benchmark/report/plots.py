@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from benchmark.report.diff import probe_metrics
 from benchmark.report.figures import Figure, figure_kinds, register_figure
 from benchmark.results.record import FirstBatch, RecordLike, RunRecord, SpectrumEntry, as_record, as_records, value_or
 
@@ -91,9 +92,16 @@ def _context_text(ctx: str) -> str:
 
 
 def _metric_of(records: list[RunRecord]) -> str | None:
+    """The accuracy a figure plots: the first of :data:`PREFERRED_METRICS` the records have, else the first
+    metric the first probe of the records declares (``reported_metrics``), so a new probe is plotted too."""
     for m in PREFERRED_METRICS:
         if any(r.metric_value(m)[0] is not None for r in records):
             return m
+    for rec in records:
+        for probe, values in (rec.metrics or {}).items():
+            declared = [m for m in probe_metrics(probe) if values.get(m) is not None]
+            if declared:
+                return f"{probe}.{declared[0]}"
     return None
 
 

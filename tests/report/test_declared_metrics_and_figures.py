@@ -102,3 +102,15 @@ def test_without_report_figures_every_registered_kind_is_drawn(tmp_path: Path, t
     for slug in ("synth__cpu__byol_c10__spectra", "synth__cpu__byol_c10__gamma", "synth__cpu__sampler",
                  "synth__cpu__cost_vs_q", "test_kind_figure"):
         assert slug in md
+
+
+def test_figures_plot_a_new_probes_declared_metric_when_no_usual_probe_ran(monkeypatch: pytest.MonkeyPatch):
+    from benchmark.report.plots import _metric_of
+
+    monkeypatch.setitem(PROBES._items, "top3probe", Top3Probe)
+    records = as_records(_with_top3(synthetic.records()))
+    assert _metric_of(records) == "linear.top1"  # the usual probes come first
+    for rec in records:
+        if rec.metrics:
+            rec.metrics = {"top3probe": rec.metrics["top3probe"]}
+    assert _metric_of(records) == "top3probe.top3"  # its declared metric, not its undeclared top1
