@@ -32,7 +32,7 @@ from benchmark.models.signature import accepted_keywords
 from benchmark.registry import did_you_mean
 from benchmark.suite.errors_map import validate_model
 from benchmark.suite.loader import ResolvedExperiment, Suite
-from benchmark.suite.yaml_loader import Pos, PosDict, PosList, display_path, error_at, load_yaml
+from benchmark.suite.yaml_loader import Pos, PosDict, display_path, error_at, item_position, load_yaml
 
 
 def _pos(raw: Any, *keys: str) -> Pos | None:
@@ -285,16 +285,14 @@ def validate_experiment(res: ResolvedExperiment) -> None:
     probes_raw = _get(raw, "eval", "probes")
     for i, probe in enumerate(cfg.eval.probes):
         praw = probes_raw[i] if isinstance(probes_raw, list) and i < len(probes_raw) else None
-        ppos = probes_raw.item_pos[i] if praw is not None and isinstance(probes_raw, PosList) else _pos(raw, "eval")
+        ppos = item_position(probes_raw, i, _pos(raw, "eval"))
         probe_cls = _registry_get(PROBES, probe.name, _pos(praw, "name") or ppos, f"{ex}.eval.probes[{i}].name")
         _check_params(probe_cls.Params, probe.extras(), praw, f"{ex}.eval.probes[{i}]", ppos)
     names = [p.name for p in cfg.eval.probes]
     if len(set(names)) != len(names):
         twice = next(n for i, n in enumerate(names) if n in names[:i])
         index = names.index(twice, names.index(twice) + 1)
-        pos = (
-            probes_raw.item_pos[index] if isinstance(probes_raw, PosList) and index < len(probes_raw.item_pos) else None
-        )
+        pos = item_position(probes_raw, index)
         _fail(
             f"probe '{twice}' listed twice",
             pos or _pos(raw, "eval", "probes"),
@@ -305,8 +303,7 @@ def validate_experiment(res: ResolvedExperiment) -> None:
     transfer_raw = _get(raw, "eval", "transfer")
     for i, target in enumerate(cfg.eval.transfer):
         traw = transfer_raw[i] if isinstance(transfer_raw, list) and i < len(transfer_raw) else None
-        tpos = (transfer_raw.item_pos[i] if traw is not None and isinstance(transfer_raw, PosList)
-                else _pos(raw, "eval", "transfer"))
+        tpos = item_position(transfer_raw, i, _pos(raw, "eval", "transfer"))
         tkey = f"{ex}.eval.transfer[{i}]"
         t_source = _registry_get(DATASETS, target.data.dataset, _pos(traw, "data", "dataset") or tpos,
                                  f"{tkey}.data.dataset")
@@ -442,7 +439,7 @@ def check_paper_items(suite: Suite) -> None:
 
     def item_pos(index: int, *keys: str) -> Pos | None:
         raw_item = raw_items[index] if isinstance(raw_items, list) and index < len(raw_items) else None
-        base = raw_items.item_pos[index] if isinstance(raw_items, PosList) and index < len(raw_items.item_pos) else None
+        base = item_position(raw_items, index)
         return (_pos(raw_item, *keys) if keys and isinstance(raw_item, PosDict) and keys[0] in raw_item else None) or base
 
     seen: dict[str, int] = {}
@@ -525,8 +522,7 @@ def _check_item_citations(suite: Suite, baselines: Any, raw: Any, path: Path) ->
                     continue
                 raw_item = raw_list[i] if isinstance(raw_list, list) and i < len(raw_list) else None
                 pos = _pos(raw_item, "source", field) if isinstance(raw_item, PosDict) else None
-                if pos is None and isinstance(raw_list, PosList) and i < len(raw_list.item_pos):
-                    pos = raw_list.item_pos[i]
+                pos = pos or item_position(raw_list, i)
                 name = f" '{obj.id}'" if hasattr(obj, "id") else f" for '{obj.experiment}'"
                 raise error_at(
                     pos, f"{what}{name} cites {field} '{value}', which is not an item of the paper{did_you_mean(value, ids)}",
@@ -582,9 +578,7 @@ def _check_baseline_entries(suite: Suite, path: Path) -> None:
             variants.setdefault(res.experiment_id, set()).add(res.variant.label)
     for i, entry in enumerate(baselines.entries):
         item = raw_entries[i] if isinstance(raw_entries, list) and i < len(raw_entries) else None
-        item_pos = (
-            raw_entries.item_pos[i] if isinstance(raw_entries, PosList) and i < len(raw_entries.item_pos) else None
-        )
+        item_pos = item_position(raw_entries, i)
         where = f"entries[{i}]"
         if entry.experiment not in ids:
             pos = _pos(item, "experiment") or item_pos
@@ -641,7 +635,7 @@ def _check_differences(suite: Suite, baselines: Any, raw: Any, path: Path) -> No
     raw_list = raw.get("reported_differences") if isinstance(raw, dict) else None
     raw_diff = raw_list[i] if isinstance(raw_list, list) and i < len(raw_list) else None
     comps = raw_diff.get("comparisons") if isinstance(raw_diff, dict) else None
-    pos = comps.item_pos[j] if isinstance(comps, PosList) and j < len(comps.item_pos) else None
+    pos = item_position(comps, j)
     pos = pos or (raw.position_of("reported_differences") if hasattr(raw, "position_of") else None)
     more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
     raise error_at(

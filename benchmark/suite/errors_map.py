@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from benchmark.registry import did_you_mean
-from benchmark.suite.yaml_loader import Pos, PosDict, PosList, error_at
+from benchmark.suite.yaml_loader import Pos, PosDict, PosList, error_at, item_position
 
 M = typing.TypeVar("M", bound=BaseModel)
 
@@ -37,7 +37,7 @@ def position_at(raw: Any, loc: tuple[Any, ...], default: Pos | None) -> Pos | No
             pos = cur.pos or pos
             break
         if isinstance(cur, PosList) and isinstance(part, int) and 0 <= part < len(cur):
-            pos = cur.item_pos[part] if part < len(cur.item_pos) else cur.pos
+            pos = item_position(cur, part, cur.pos)
             cur = cur[part]
             continue
         if isinstance(cur, dict) and part in cur:
@@ -425,7 +425,7 @@ def reject_non_finite(raw: Any, *, prefix: str = "", default_pos: Pos | None = N
                 walk(v, (*loc, k), kpos or pos)
         elif isinstance(node, list):
             for i, v in enumerate(node):
-                ipos = node.item_pos[i] if isinstance(node, PosList) and i < len(node.item_pos) else pos
+                ipos = item_position(node, i, pos)
                 part: Any = Item(str(v["id"])) if isinstance(v, dict) and "id" in v else i
                 walk(v, (*loc, part), ipos or pos)
         elif isinstance(node, float) and not math.isfinite(node):

@@ -18,7 +18,16 @@ from benchmark.errors import SuiteError
 from benchmark.registry import did_you_mean
 from benchmark.suite.errors_map import reject_non_finite, validate_model
 from benchmark.suite.schema import EXPERIMENT_FIELDS, ExperimentConfig, SuiteFile
-from benchmark.suite.yaml_loader import Pos, PosDict, PosList, deep_merge, display_path, error_at, load_with_includes
+from benchmark.suite.yaml_loader import (
+    Pos,
+    PosDict,
+    PosList,
+    deep_merge,
+    display_path,
+    error_at,
+    item_position,
+    load_with_includes,
+)
 
 if TYPE_CHECKING:
     from benchmark.suite.overrides import Override
@@ -90,7 +99,7 @@ class Suite:
             merged = deep_merge(merged, raw_prof.get("overrides", PosDict()))
             merged = deep_merge(merged, raw_prof.get("experiments", PosDict()).get(exp_id, PosDict()))
             grid = merged.pop("grid", None)
-            exp_pos = raw_exps.item_pos[index] if index < len(raw_exps.item_pos) else None
+            exp_pos = item_position(raw_exps, index)
             for variant, point in self._expand_grid(grid, merged, exp_id):
                 for ov in overrides:
                     set_dotted(point, ov.key, copy.deepcopy(ov.value), (ov.where, None))  # type: ignore[arg-type]
@@ -106,8 +115,8 @@ class Suite:
                 if exp_id not in ids:
                     pos = raw_prof.position_of(name) if isinstance(raw_prof, PosDict) else None
                     sub = raw_prof.get(name) if isinstance(raw_prof, PosDict) else None
-                    if isinstance(sub, PosList) and index < len(sub.item_pos):
-                        pos = sub.item_pos[index]
+                    if isinstance(sub, PosList):
+                        pos = item_position(sub, index, pos)
                     elif isinstance(sub, PosDict):
                         pos = sub.position_of(exp_id) or pos
                     raise error_at(
@@ -228,7 +237,7 @@ def load_suite(path: str | Path) -> Suite:
     ids: dict[str, Pos | None] = {}
     exps = raw["experiments"]
     for index, exp in enumerate(exps):
-        pos = exps.item_pos[index] if isinstance(exps, PosList) and index < len(exps.item_pos) else (shown, 1)
+        pos = item_position(exps, index, (shown, 1))
         if "id" not in exp:
             raise error_at(
                 pos, "experiment has no 'id'",

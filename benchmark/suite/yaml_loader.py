@@ -60,6 +60,13 @@ class PosList(list):
         return PosList([copy.deepcopy(v, memo) for v in self], pos=self.pos, item_pos=self.item_pos)
 
 
+def item_position(node: Any, index: int, default: Pos | None = None) -> Pos | None:
+    """The (file, line) of item ``index`` of a YAML list (a :class:`PosList`), else ``default``."""
+    if isinstance(node, PosList) and 0 <= index < len(node.item_pos):
+        return node.item_pos[index]
+    return default
+
+
 def _make_loader(filename: str) -> type[yaml.SafeLoader]:
     class _Loader(yaml.SafeLoader):
         pass

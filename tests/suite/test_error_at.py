@@ -20,3 +20,14 @@ def test_an_unknown_position_falls_back_to_the_file_without_a_line():
 def test_the_error_class_is_kept():
     err = error_at(("b.yaml", 3), "unknown method 'bylo'", error=RegistryError)
     assert type(err) is RegistryError and err.location() == "b.yaml:3"
+
+
+def test_item_position_is_the_items_own_line_else_the_default(tmp_path):
+    from benchmark.suite.yaml_loader import item_position, load_yaml
+
+    path = tmp_path / "x.yaml"
+    path.write_text("probes:\n  - name: linear\n  - name: knn\n")
+    probes = load_yaml(path)["probes"]
+    assert item_position(probes, 1) == (str(path), 3)
+    assert item_position(probes, 2, ("d.yaml", 9)) == ("d.yaml", 9)  # no such item
+    assert item_position([{"name": "linear"}], 0) is None  # a plain list knows no lines

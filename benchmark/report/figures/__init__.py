@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from benchmark.errors import RegistryError
 from benchmark.registry import Registry, import_modules
-from benchmark.suite.yaml_loader import error_at
+from benchmark.suite.yaml_loader import error_at, item_position
 
 if TYPE_CHECKING:
     from benchmark.suite.loader import Suite
@@ -96,7 +96,6 @@ def check_report_figures(suite: Suite) -> None:
         try:
             registry.get(name)
         except RegistryError as exc:
-            item_pos = getattr(raw_list, "item_pos", [])
-            pos = item_pos[index] if index < len(item_pos) else getattr(raw_list, "pos", None)
+            pos = item_position(raw_list, index, getattr(raw_list, "pos", None))
             raise error_at(pos, exc.message, key=f"report.figures[{index}]", hint=exc.hint,
                            path=str(suite.path)) from None
