@@ -9,7 +9,7 @@
 * :mod:`~benchmark.run.pretrain` — the method (:func:`benchmark.methods.build_method`), regulariser
   (:func:`benchmark.regularizers.build_regularizer`), resume, fit and the pretraining summary;
 * :mod:`~benchmark.run.evaluate` — probes (:func:`benchmark.probes.build_probe`), transfer, spectra, figure data;
-* :mod:`~benchmark.run.execute` — :func:`execute_run`: one run end to end, into its record;
+* :mod:`~benchmark.run.execute` — :func:`execute_run`: one run end to end, into its validated :class:`~benchmark.results.record.RunRecord`;
 * :mod:`~benchmark.run.estimate` — ``bench plan --measure``: one timed pretraining step per training shape.
 
 Layering: this package sits above ``train`` and ``results`` and imports nothing above them. Executing a whole plan
