@@ -44,7 +44,16 @@ import numpy as np
 
 from benchmark.report.diff import probe_metrics
 from benchmark.report.figures import Figure, figure_kinds, register_figure
-from benchmark.results.record import FirstBatch, RecordLike, RunRecord, SpectrumEntry, as_record, as_records, value_or
+from benchmark.results.record import (
+    FirstBatch,
+    RecordLike,
+    RunRecord,
+    SpectrumEntry,
+    as_record,
+    as_records,
+    ok_records,
+    value_or,
+)
 
 PREFERRED_METRICS = ("linear.top1", "knn.top1", "svm.top1")
 #: Normalised eigenvalues below this are numerical zeros (rank-deficient covariance) and are not drawn.
@@ -72,10 +81,6 @@ def _png(fig: Any) -> bytes:
 
 def _slug(*parts: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", "__".join(p for p in parts if p)).strip("_")[:120] or "figure"
-
-
-def _ok(records: list[RunRecord]) -> list[RunRecord]:
-    return [r for r in records if r.ok]
 
 
 def _context(rec: RunRecord, drop: str) -> str:
@@ -114,7 +119,7 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def _groups(records: list[RunRecord], drop: str) -> dict[tuple[str, str, str, str], list[RunRecord]]:
     out: dict[tuple[str, str, str, str], list[RunRecord]] = defaultdict(list)
-    for r in _ok(records):
+    for r in ok_records(records):
         out[(str(r.suite), str(r.profile), str(r.experiment), _context(r, drop))].append(r)
     return out
 
@@ -296,7 +301,7 @@ def measure_figures(records: list[RecordLike]) -> list[Figure]:
     series: dict[tuple[str, str], dict[str, dict[str, dict[int, list[float]]]]] = defaultdict(
         lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
     oom: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for r in _ok(as_records(records)):
+    for r in ok_records(as_records(records)):
         q = embedding_dim(r)
         if q is None:
             continue
@@ -366,7 +371,7 @@ def _comparisons(records: list[RunRecord], has: Callable[[RunRecord], bool]
                  ) -> list[tuple[tuple[str, ...], list[list[_Column]]]]:
     """Runs holding the data (``has``) grouped by :func:`_comparison_key`, as chunks of side-by-side columns."""
     groups: dict[tuple[str, ...], dict[tuple[str, str], list[RunRecord]]] = defaultdict(lambda: defaultdict(list))
-    for r in _ok(records):
+    for r in ok_records(records):
         if has(r):
             groups[_comparison_key(r)][(str(r.experiment), str(r.variant or "-"))].append(r)
     out = []
@@ -462,7 +467,7 @@ def _with_artifact(records: list[RunRecord], results_dir: Path | None, prefix: s
                    ) -> tuple[list[RunRecord], dict[str, dict[str, np.ndarray]]]:
     """Records whose artifact holds ``prefix.*`` arrays, and those arrays by run path."""
     out, arrays_of = [], {}
-    for r in _ok(records):
+    for r in ok_records(records):
         keys = r.figures_data.keys if r.figures_data is not None else None
         if not any(str(k).startswith(prefix + ".") for k in keys or []):
             continue

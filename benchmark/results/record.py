@@ -39,6 +39,7 @@ __all__ = [
     "dig",
     "given",
     "number",
+    "ok_records",
     "value_or",
 ]
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from benchmark.errors import HintedValueError
 from benchmark.suite.schema import ID_PATTERN, ID_RE
 
-__all__ = ["MEASURE_ALIASES", "ClaimSource", "ClaimSpec", "RunSelector"]
+__all__ = ["MEASURE_ALIASES", "ClaimSource", "ClaimSpec", "RunSelector", "check_metric_name"]
 
 #: ``measure.<alias>`` → candidate paths inside ``record["pretrain"]["measure"]`` (first non-null wins). The
 #: measurement summary (``benchmark.measure.callback.MeasureCallback.summary``) stores seconds and bytes; on CUDA
@@ -31,6 +31,17 @@ MEASURE_ALIASES: dict[str, tuple[tuple[str, ...], ...]] = {
                          ("loss_only", "memory", "tensor_peak_above_start_bytes")),
     "regularizer_time": (("regularizer_only", "time_s", "mean"), ("regularizer_only", "time_s", "median")),
 }
+
+
+def check_metric_name(v: str) -> str:
+    """``v`` if it names a metric a claim or reported difference can compare: ``<probe>.<metric>``, a dotted record
+    path, or ``measure.<alias>`` of :data:`MEASURE_ALIASES`; ValueError (shown at the YAML line) otherwise."""
+    parts = v.split(".")
+    if len(parts) < 2 or not all(parts):
+        raise ValueError(f"metric '{v}' must be '<probe>.<metric>', a dotted record path or 'measure.<alias>'")
+    if parts[0] == "measure" and (len(parts) != 2 or parts[1] not in MEASURE_ALIASES):
+        raise ValueError(f"unknown measurement '{v}'; known: " + ", ".join(f"measure.{k}" for k in MEASURE_ALIASES))
+    return v
 
 
 class ClaimSource(BaseModel):
@@ -105,13 +116,7 @@ class ClaimSpec(BaseModel):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        parts = v.split(".")
-        if len(parts) < 2 or not all(parts):
-            raise ValueError(f"metric '{v}' must be '<probe>.<metric>', a dotted record path or 'measure.<alias>'")
-        if parts[0] == "measure" and (len(parts) != 2 or parts[1] not in MEASURE_ALIASES):
-            raise ValueError(f"unknown measurement '{v}'; known: "
-                             + ", ".join(f"measure.{k}" for k in MEASURE_ALIASES))
-        return v
+        return check_metric_name(v)
 
     @property
     def sign(self) -> int:

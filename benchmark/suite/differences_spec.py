@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from benchmark.formatting import fmt_number
-from benchmark.suite.claims_spec import MEASURE_ALIASES, RunSelector
+from benchmark.suite.claims_spec import RunSelector, check_metric_name
 from benchmark.suite.schema import ID_PATTERN, ID_RE
 
 __all__ = ["READINGS", "UNIT_READINGS", "DifferenceSource", "GainComparison", "Interval", "ReportedDifference"]
@@ -93,12 +93,7 @@ class ReportedDifference(BaseModel):
     @field_validator("metric")
     @classmethod
     def _metric(cls, v: str) -> str:
-        parts = v.split(".")
-        if len(parts) < 2 or not all(parts):
-            raise ValueError(f"metric '{v}' must be '<probe>.<metric>', a dotted record path or 'measure.<alias>'")
-        if parts[0] == "measure" and (len(parts) != 2 or parts[1] not in MEASURE_ALIASES):
-            raise ValueError(f"unknown measurement '{v}'; known: " + ", ".join(f"measure.{k}" for k in MEASURE_ALIASES))
-        return v
+        return check_metric_name(v)
 
     @model_validator(mode="after")
     def _consistent(self) -> ReportedDifference:
