@@ -89,5 +89,4 @@ def summarize(rec: RunRecord) -> str:
     if control is not None:
         parts += [f"random-init {probe} top1 {m['top1']:.2f}" for probe, m in (control.metrics or {}).items()
                   if "top1" in m]
-    total = (rec.timings or {}).get("total", 0.0)
-    return f"ok in {total:.1f}s: " + ", ".join(parts)
+    return f"ok in {rec.total_seconds or 0.0:.1f}s: " + ", ".join(parts)

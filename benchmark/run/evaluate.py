@@ -22,13 +22,12 @@ def _feature_device(opts: RunOptions) -> str:
 def build_run_probe(probe_cfg: ProbeConfig, report: str) -> Any:
     """The probe of one ``eval.probes`` entry; a probe with a ``report`` parameter the entry leaves out gets the
     experiment's ``report``."""
-    from benchmark.probes import build_probe
+    from benchmark.probes import PROBES, build_probe
 
     params = probe_cfg.extras()
-    probe = build_probe(probe_cfg.name, params)
-    if hasattr(probe.params, "report") and "report" not in params:
-        probe = build_probe(probe_cfg.name, {**params, "report": report})
-    return probe
+    if "report" in PROBES.get(probe_cfg.name).Params.model_fields and "report" not in params:
+        params = {**params, "report": report}
+    return build_probe(probe_cfg.name, params)
 
 
 def run_probes(run: Run, encoder: torch.nn.Module, splits: Any, train_idx: np.ndarray, test_idx: np.ndarray,
