@@ -43,9 +43,10 @@ def _synthetic_images(n: int, size: int, seed: int) -> list[Any]:
 def measure_step(run: Run, device: str = "cpu", *, max_batch: int = 32, repeats: int = 2) -> StepTime:
     """Time one pretraining step of ``run`` on ``device`` (see the module docstring)."""
     from benchmark.data.transforms import build_train_transform
-    from benchmark.methods import METHODS, MethodContext, build_method
+    from benchmark.methods import MethodContext, build_method
     from benchmark.regularizers import build_regularizer
     from benchmark.run.backbone import build_backbone
+    from benchmark.run.pretrain import augment_preset
 
     cfg = run.config
     per_device = cfg.pretrain.batch_size_per_device
@@ -56,8 +57,7 @@ def measure_step(run: Run, device: str = "cpu", *, max_batch: int = 32, repeats:
     method = build_method(cfg.method.name, backbone=backbone, feature_dim=feat_dim, params=cfg.method.extras(),
                           ctx=ctx).to(device)
     regularizer = build_regularizer(cfg.regularizer.name, cfg.regularizer.extras())
-    preset = cfg.augment.preset or METHODS.get(cfg.method.name).default_augment
-    transform = build_train_transform(preset, cfg.data, cfg.augment.params)
+    transform = build_train_transform(augment_preset(cfg), cfg.data, cfg.augment.params)
     images = _synthetic_images(batch, max(cfg.data.input_size, cfg.data.eval_resize or 0), run.seed)
 
     def step() -> float:

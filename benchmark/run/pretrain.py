@@ -36,12 +36,18 @@ class Pretraining:
     max_steps: int
 
 
+def augment_preset(cfg: ExperimentConfig) -> str:
+    """The experiment's augmentation preset: ``augment.preset``, else its method's default."""
+    from benchmark.methods import METHODS
+
+    return cfg.augment.preset or METHODS.get(cfg.method.name).default_augment
+
+
 def train_transform(cfg: ExperimentConfig) -> tuple[str, Any, Any]:
     """(augmentation preset, loader transform, on-device augmentation or None) of an experiment."""
     from benchmark.data.transforms import build_train_transform
-    from benchmark.methods import METHODS
 
-    preset = cfg.augment.preset or METHODS.get(cfg.method.name).default_augment
+    preset = augment_preset(cfg)
     if not cfg.augment.on_device:
         return preset, build_train_transform(preset, cfg.data, cfg.augment.params), None
     # the loader only decodes; PretrainModule augments the batch on the device
