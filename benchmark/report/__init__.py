@@ -84,17 +84,17 @@ def recorded_suite(results_dir: Path) -> tuple[Suite | None, str | None]:
         return None, f"the recorded suite file could not be loaded: {exc}".replace("\n", " ")
 
 
-def suite_notes(results_dir: Path) -> dict[str, list[str]]:
-    """The ``notes:`` of the suite file a results directory was run from (``suite.json``), if it still loads."""
-    suite, _ = recorded_suite(results_dir)
+def suite_notes(suite: Suite | None) -> dict[str, list[str]]:
+    """The ``notes:`` of the recorded suite (:func:`recorded_suite`), if it still loads."""
     return {suite.name: list(suite.file.notes)} if suite is not None else {}
 
 
-def suite_coverage(results_dir: Path, suites: list[str], baselines: dict[str, BaselineFile]
+def suite_coverage(recorded: tuple[Suite | None, str | None], suites: list[str], baselines: dict[str, BaselineFile]
                    ) -> list[SuiteCoverage | CoverageUnavailable]:
-    """The coverage of every suite in the records, from the suite file recorded in ``suite.json``; a suite whose
-    file is not recorded or no longer loads gets the reason instead (the report is still written)."""
-    suite, problem = recorded_suite(results_dir)
+    """The coverage of every suite in the records, from the recorded suite (:func:`recorded_suite`: the suite, or
+    why it is not there); a suite whose file is not recorded or no longer loads gets the reason instead (the report
+    is still written)."""
+    suite, problem = recorded
     out: list[SuiteCoverage | CoverageUnavailable] = []
     for name in suites:
         if suite is None or suite.name != name:
@@ -155,12 +155,13 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     rows = build_rows(records, baselines)
     claims = judge_claims(records, baselines, max_seeds=max_seeds)
     gains = judge_differences(records, baselines)
+    recorded = recorded_suite(Path(results_dir))  # loaded once: its notes, coverage and report.figures
+    suite = recorded[0]
     figs = []
     if figures:
         from benchmark.report.plots import make_figures
 
-        suite, _ = recorded_suite(Path(results_dir))  # its report.figures; all kinds when it is not recorded
-        names = suite.file.report.figures if suite is not None else None
+        names = suite.file.report.figures if suite is not None else None  # all kinds when it is not recorded
         figs = make_figures(records, results_dir=Path(results_dir), names=names)
     try:
         perf_md, perf_html, perf_figs = performance_parts(records, Path(results_dir))
@@ -172,5 +173,5 @@ def make_report(results_dir: Path, baselines_dirs: list[Path] | None = None, *, 
     suites = sorted({"?" if r.suite is None else r.suite for r in records})
     title = "Reproduction report: " + ", ".join(suites)
     return write_reports(Path(results_dir), rows, title=title, claims=claims, figures=figs + perf_figs,
-                         notes=suite_notes(Path(results_dir)), extra_md=perf_md, extra_html=perf_html, gains=gains,
-                         coverage=suite_coverage(Path(results_dir), suites, baselines), records=records)
+                         notes=suite_notes(suite), extra_md=perf_md, extra_html=perf_html, gains=gains,
+                         coverage=suite_coverage(recorded, suites, baselines), records=records)
