@@ -141,18 +141,6 @@ def bench_arm(run: Any, splits: Any, train_idx: np.ndarray, opts: Any, run_dir: 
             "iteration_cpu": m["iteration"]["cpu_time_s"], "images": m["images_per_step"]}
 
 
-class _Augmented(torch.utils.data.Dataset):
-    def __init__(self, base: Any, idx: np.ndarray, transform: Any) -> None:
-        self.base, self.idx, self.transform = base, idx, transform
-
-    def __len__(self) -> int:
-        return len(self.idx)
-
-    def __getitem__(self, i: int) -> tuple[Any, int]:
-        img, label = self.base[int(self.idx[i])]
-        return self.transform(img), int(label)
-
-
 def hand_arm(run: Any, splits: Any, train_idx: np.ndarray, device: str, warmup: int, steps: int,
              deterministic: bool = False) -> dict[str, Any]:
     """Lightly's example loop around the runner-built modules; returns raw step and iteration times.
@@ -219,13 +207,13 @@ def _modules(run: Any, device: str) -> tuple[Any, Any]:
 
 def _plain_loader(run: Any, splits: Any, train_idx: np.ndarray, device: str) -> Any:
     from benchmark.data.transforms import build_train_transform
-    from benchmark.methods import METHODS
+    from benchmark.run.data import TransformedViews
+    from benchmark.run.pretrain import augment_preset
 
     cfg = run.config
-    preset = cfg.augment.preset or METHODS.get(cfg.method.name).default_augment
-    transform = build_train_transform(preset, cfg.data, cfg.augment.params)
+    transform = build_train_transform(augment_preset(cfg), cfg.data, cfg.augment.params)
     return torch.utils.data.DataLoader(
-        _Augmented(splits.train, train_idx, transform), batch_size=cfg.pretrain.batch_size_per_device, shuffle=True,
+        TransformedViews(splits.train, train_idx, transform), batch_size=cfg.pretrain.batch_size_per_device, shuffle=True,
         drop_last=True, num_workers=cfg.data.num_workers, persistent_workers=cfg.data.num_workers > 0,
         pin_memory=device.startswith("cuda"), generator=torch.Generator().manual_seed(run.seed))
 
